@@ -1,0 +1,151 @@
+import { randomBytes } from 'node:crypto';
+import type { Knex } from 'knex';
+import { forbidden, invalidParam, unknownToken, userDeactivated, userInUse } from '../../errors.ts';
+import * as tokensRepo from '../../storage/access-tokens.ts';
+import * as devicesRepo from '../../storage/devices.ts';
+import * as usersRepo from '../../storage/users.ts';
+import type { Requester } from '../../http/route.ts';
+import { hashPassword, verifyPassword } from './passwords.ts';
+import { hashToken, newAccessToken, newDeviceId } from './tokens.ts';
+import { localpartOf, userIdOf, validateLocalpart } from './user-ids.ts';
+
+export interface Session {
+  user_id: string;
+  access_token: string;
+  device_id: string;
+}
+
+export interface AccountDeps {
+  db: Knex;
+  serverName: string;
+}
+
+/** Accounts, passwords and access tokens. */
+export class AccountService {
+  readonly #db: Knex;
+  readonly #serverName: string;
+
+  constructor(deps: AccountDeps) {
+    this.#db = deps.db;
+    this.#serverName = deps.serverName;
+  }
+
+  /** Creates an account; throws M_USER_IN_USE when the name is taken. */
+  async createAccount(opts: { localpart?: string | undefined; password?: string | undefined; admin?: boolean; displayname?: string }): Promise<string> {
+    const localpart = opts.localpart?.toLowerCase() ?? this.#randomLocalpart();
+    validateLocalpart(localpart, this.#serverName);
+    const userId = userIdOf(localpart, this.#serverName);
+    const passwordHash = opts.password !== undefined ? await hashPassword(opts.password) : null;
+    const created = await usersRepo.insertUser(this.#db, {
+      user_id: userId,
+      localpart,
+      password_hash: passwordHash,
+      admin: opts.admin ?? false,
+      displayname: opts.displayname ?? localpart,
+      avatar_url: null,
+      created_ts: Date.now(),
+    });
+    if (!created) throw userInUse();
+    return userId;
+  }
+
+  async isLocalpartAvailable(localpart: string): Promise<boolean> {
+    validateLocalpart(localpart, this.#serverName);
+    return !(await usersRepo.findUser(this.#db, userIdOf(localpart, this.#serverName)));
+  }
+
+  /** Checks a user's password; undefined when the user or the password is wrong. */
+  async checkPassword(userOrLocalpart: string, password: string): Promise<usersRepo.UserRow | undefined> {
+    let localpart: string;
+    try {
+      localpart = localpartOf(userOrLocalpart, this.#serverName);
+    } catch {
+      return undefined;
+    }
+    const user = await usersRepo.findUser(this.#db, userIdOf(localpart, this.#serverName));
+    if (!user) {
+      // Same cost as a real check, so timing does not tell which accounts exist.
+      await verifyPassword(DUMMY_HASH, password);
+      return undefined;
+    }
+    if (!(await verifyPassword(user.password_hash, password))) return undefined;
+    if (user.deactivated) throw userDeactivated();
+    return user;
+  }
+
+  /** A new device (or the named one) with a fresh access token. */
+  async startSession(userId: string, deviceId: string | undefined, displayName: string | undefined): Promise<Session> {
+    const device = deviceId ?? newDeviceId();
+    if (device.length > 255) throw invalidParam('device_id too long.');
+    const token = newAccessToken();
+    const now = Date.now();
+    await this.#db.transaction(async (trx) => {
+      await devicesRepo.upsertDevice(trx, { user_id: userId, device_id: device, display_name: displayName ?? null, created_ts: now });
+      // Logging in again with the same device id replaces its old token.
+      await tokensRepo.deleteTokensOfDevices(trx, userId, [device]);
+      await tokensRepo.insertToken(trx, { token_hash: hashToken(token), user_id: userId, device_id: device, created_ts: now });
+    });
+    return { user_id: userId, access_token: token, device_id: device };
+  }
+
+  async authenticate(token: string): Promise<Requester> {
+    const tokenHash = hashToken(token);
+    const owner = await tokensRepo.findTokenOwner(this.#db, tokenHash);
+    if (!owner || owner.deactivated) throw unknownToken(false);
+    return { userId: owner.user_id, deviceId: owner.device_id, isAdmin: owner.admin, tokenHash };
+  }
+
+  /** Logs out one device: its token and the device itself go. */
+  async logout(requester: Requester): Promise<void> {
+    await this.removeDevices(requester.userId, [requester.deviceId]);
+  }
+
+  async logoutAll(userId: string): Promise<void> {
+    await this.removeDevices(userId, 'all');
+  }
+
+  async removeDevices(userId: string, deviceIds: string[] | 'all'): Promise<void> {
+    await this.#db.transaction(async (trx) => {
+      await tokensRepo.deleteTokensOfDevices(trx, userId, deviceIds);
+      await devicesRepo.deleteDevices(trx, userId, deviceIds);
+    });
+  }
+
+  async changePassword(requester: Requester, newPassword: string, logoutDevices: boolean): Promise<void> {
+    const hash = await hashPassword(newPassword);
+    await this.#db.transaction(async (trx) => {
+      await usersRepo.setPasswordHash(trx, requester.userId, hash);
+      if (logoutDevices) {
+        const devices = (await devicesRepo.listDevices(trx, requester.userId)).map((d) => d.device_id).filter((d) => d !== requester.deviceId);
+        await tokensRepo.deleteTokensOfDevices(trx, requester.userId, devices);
+        await devicesRepo.deleteDevices(trx, requester.userId, devices);
+      }
+    });
+  }
+
+  /** Marks the account deactivated and logs every device out; leaving rooms is the caller's part. */
+  async deactivate(userId: string): Promise<void> {
+    await this.#db.transaction(async (trx) => {
+      await usersRepo.markDeactivated(trx, userId);
+      await tokensRepo.deleteTokensOfDevices(trx, userId, 'all');
+      await devicesRepo.deleteDevices(trx, userId, 'all');
+    });
+  }
+
+  async getUser(userId: string): Promise<usersRepo.UserRow | undefined> {
+    return usersRepo.findUser(this.#db, userId);
+  }
+
+  async requireUser(userId: string): Promise<usersRepo.UserRow> {
+    const user = await this.getUser(userId);
+    if (!user) throw forbidden('No such user.');
+    return user;
+  }
+
+  #randomLocalpart(): string {
+    return `u${randomBytes(6).toString('hex')}`;
+  }
+}
+
+// A valid argon2id hash of a random string, verified against when the user does not exist.
+const DUMMY_HASH = '$argon2id$v=19$m=65536,t=3,p=4$XvLwHjbLB0Z9na+gC1XFwg$rAHE16xVh5YqxxHWRmWhANT0ULL61vgRdYJx5IK0E48';

@@ -1,0 +1,34 @@
+import { publicRoute, userRoute, type RouteDef } from '../../http/route.ts';
+import type { Services } from '../../services.ts';
+import { DEFAULT_ROOM_VERSION, SUPPORTED_ROOM_VERSIONS } from '../events/pdu.ts';
+import { defaultPushRules } from '../push/default-rules.ts';
+
+// Only versions whose features are really served: clients switch features on from this list.
+export const SPEC_VERSIONS = ['v1.1', 'v1.2', 'v1.3'];
+
+export function discoveryRoutes(s: Services): RouteDef[] {
+  const wellKnown = { 'm.homeserver': { base_url: `${s.config.publicBaseUrl}/` } };
+  return [
+    publicRoute('GET', '/_matrix/client/versions', () => ({ versions: SPEC_VERSIONS, unstable_features: {} })),
+    publicRoute('GET', '/.well-known/matrix/client', () => wellKnown),
+    publicRoute('GET', '/health', async () => {
+      await s.db.raw('SELECT 1');
+      return { status: 'ok' };
+    }),
+    userRoute('GET', '/_matrix/client/v3/capabilities', () => ({
+      capabilities: {
+        'm.change_password': { enabled: true },
+        'm.room_versions': {
+          default: DEFAULT_ROOM_VERSION,
+          available: Object.fromEntries(SUPPORTED_ROOM_VERSIONS.map((v) => [v, 'stable'])),
+        },
+        'm.set_displayname': { enabled: true },
+        'm.set_avatar_url': { enabled: true },
+        'm.3pid_changes': { enabled: false },
+        'm.get_login_token': { enabled: false },
+      },
+    })),
+    userRoute('GET', '/_matrix/client/v3/pushrules/', ({ requester }) => defaultPushRules(requester.userId, requester.userId.slice(1).split(':')[0]!)),
+    userRoute('GET', '/_matrix/client/v3/pushrules/global/', ({ requester }) => defaultPushRules(requester.userId, requester.userId.slice(1).split(':')[0]!).global),
+  ];
+}

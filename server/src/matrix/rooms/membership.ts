@@ -1,0 +1,112 @@
+import { MatrixError, forbidden, invalidParam, notFound } from '../../errors.ts';
+import * as aliasesRepo from '../../storage/aliases.ts';
+import * as membershipsRepo from '../../storage/memberships.ts';
+import * as roomsRepo from '../../storage/rooms.ts';
+import { isValidRoomAlias, isValidRoomId, isValidUserId } from '../auth/user-ids.ts';
+import type { JsonObject } from '../events/pdu.ts';
+import { memberContent } from './create-room.ts';
+import type { RoomContext } from './context.ts';
+
+/** Resolves `!room:srv` or a local `#alias:srv` to a room id that exists. */
+export async function resolveRoom(ctx: RoomContext, idOrAlias: string): Promise<string> {
+  if (idOrAlias.startsWith('#')) {
+    if (!isValidRoomAlias(idOrAlias)) throw invalidParam('Invalid room alias.');
+    const found = await aliasesRepo.findAlias(ctx.db, idOrAlias);
+    if (!found) throw notFound('Room alias not found.');
+    return found.room_id;
+  }
+  if (!isValidRoomId(idOrAlias)) throw invalidParam('Invalid room id.');
+  if (!(await roomsRepo.findRoom(ctx.db, idOrAlias))) throw notFound('Unknown room.');
+  return idOrAlias;
+}
+
+async function setMembership(
+  ctx: RoomContext,
+  roomId: string,
+  sender: string,
+  target: string,
+  membership: string,
+  extra: { reason?: string | undefined; is_direct?: boolean } = {},
+): Promise<string> {
+  if (!isValidUserId(target)) throw invalidParam('Invalid user id.');
+  const profile = membership === 'join' || membership === 'invite' ? await ctx.accounts.getUser(target) : undefined;
+  if (membership === 'invite' && !profile) throw notFound(`Unknown user ${target}.`);
+  const content: JsonObject = memberContent(membership, profile);
+  if (extra.reason !== undefined) content.reason = extra.reason;
+  if (extra.is_direct) content.is_direct = true;
+  const [event] = await ctx.writer.append(roomId, [{ type: 'm.room.member', state_key: target, sender, content }]);
+  return event!.event_id;
+}
+
+export async function join(ctx: RoomContext, userId: string, idOrAlias: string, reason?: string): Promise<string> {
+  const roomId = await resolveRoom(ctx, idOrAlias);
+  // Joining again writes a new join event, as Synapse does: it also refreshes the profile.
+  await setMembership(ctx, roomId, userId, userId, 'join', { reason });
+  return roomId;
+}
+
+export async function leave(ctx: RoomContext, userId: string, roomId: string, reason?: string): Promise<void> {
+  const resolved = await resolveRoom(ctx, roomId);
+  const current = await membershipsRepo.membershipOf(ctx.db, resolved, userId);
+  if (!current || current.membership === 'leave') {
+    // Leaving a room one is not in: the spec's answer is 200, nothing changes (Synapse: 403 for unknown).
+    if (!current) throw forbidden('You are not in this room.');
+    return;
+  }
+  if (current.membership === 'ban') throw forbidden('You are banned from this room.');
+  await setMembership(ctx, resolved, userId, userId, 'leave', { reason });
+}
+
+export async function invite(ctx: RoomContext, sender: string, roomId: string, target: string, reason?: string): Promise<void> {
+  const resolved = await resolveRoom(ctx, roomId);
+  const current = await membershipsRepo.membershipOf(ctx.db, resolved, target);
+  if (current?.membership === 'invite') return; // idempotent, like Synapse
+  if (current?.membership === 'join') throw forbidden(`${target} is already in the room.`);
+  await setMembership(ctx, resolved, sender, target, 'invite', { reason });
+}
+
+export async function kick(ctx: RoomContext, sender: string, roomId: string, target: string, reason?: string): Promise<void> {
+  const resolved = await resolveRoom(ctx, roomId);
+  const current = await membershipsRepo.membershipOf(ctx.db, resolved, target);
+  if (!current || (current.membership !== 'join' && current.membership !== 'invite' && current.membership !== 'knock')) {
+    throw forbidden(`${target} is not in the room.`);
+  }
+  await setMembership(ctx, resolved, sender, target, 'leave', { reason });
+}
+
+export async function ban(ctx: RoomContext, sender: string, roomId: string, target: string, reason?: string): Promise<void> {
+  const resolved = await resolveRoom(ctx, roomId);
+  await setMembership(ctx, resolved, sender, target, 'ban', { reason });
+}
+
+export async function unban(ctx: RoomContext, sender: string, roomId: string, target: string, reason?: string): Promise<void> {
+  const resolved = await resolveRoom(ctx, roomId);
+  const current = await membershipsRepo.membershipOf(ctx.db, resolved, target);
+  if (current?.membership !== 'ban') throw forbidden(`${target} is not banned.`);
+  await setMembership(ctx, resolved, sender, target, 'leave', { reason });
+}
+
+export async function forget(ctx: RoomContext, userId: string, roomId: string): Promise<void> {
+  const current = await membershipsRepo.membershipOf(ctx.db, roomId, userId);
+  if (!current) throw notFound('Unknown room.');
+  if (current.membership === 'join' || current.membership === 'invite') {
+    throw new MatrixError(400, 'M_UNKNOWN', 'Leave the room before forgetting it.');
+  }
+  await membershipsRepo.setForgotten(ctx.db, roomId, userId);
+}
+
+/** Sends a fresh join event with the new profile into every joined room (profile propagation). */
+export async function refreshProfileInRooms(ctx: RoomContext, userId: string): Promise<void> {
+  const rooms = await membershipsRepo.roomsOfUser(ctx.db, userId, ['join']);
+  for (const r of rooms) {
+    try {
+      await setMembership(ctx, r.room_id, userId, userId, 'join');
+    } catch {
+      // A room whose rules no longer let the user change their member event keeps the old profile.
+    }
+  }
+}
+
+export async function joinedRooms(ctx: RoomContext, userId: string): Promise<string[]> {
+  return (await membershipsRepo.roomsOfUser(ctx.db, userId, ['join'])).map((r) => r.room_id);
+}

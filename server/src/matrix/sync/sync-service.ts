@@ -1,0 +1,189 @@
+import type { Knex } from 'knex';
+import type { NotifyBus } from '../../notify/bus.ts';
+import * as accountDataRepo from '../../storage/account-data.ts';
+import * as eventsRepo from '../../storage/events.ts';
+import * as membershipsRepo from '../../storage/memberships.ts';
+import * as receiptsRepo from '../../storage/receipts.ts';
+import { strippedState, type Viewer } from '../timeline/client-format.ts';
+import type { TypingService } from '../typing/typing-service.ts';
+import { matchesEventFilter, roomAllowed, type Filter } from './filters.ts';
+import { roomTimeline } from './joined-room.ts';
+import { roomSummaries } from './summary.ts';
+import { formatSyncToken, parseSyncToken, type SyncToken } from './tokens.ts';
+
+export interface SyncRequest {
+  since?: string | undefined;
+  timeoutMs: number;
+  filter: Filter;
+  fullState: boolean;
+  signal?: AbortSignal;
+}
+
+type Json = Record<string, unknown>;
+
+const INVITE_STATE_TYPES = new Set(['m.room.create', 'm.room.join_rules', 'm.room.name', 'm.room.avatar', 'm.room.canonical_alias', 'm.room.encryption', 'm.room.topic']);
+
+export interface SyncDeps {
+  db: Knex;
+  bus: NotifyBus;
+  typing: TypingService;
+}
+
+export class SyncService {
+  readonly #deps: SyncDeps;
+
+  constructor(deps: SyncDeps) {
+    this.#deps = deps;
+  }
+
+  async sync(viewer: Viewer, req: SyncRequest): Promise<Json> {
+    const { bus, typing } = this.#deps;
+    const since = req.since !== undefined ? parseSyncToken(req.since) : undefined;
+    const deadline = Date.now() + Math.min(Math.max(req.timeoutMs, 0), 120_000);
+    for (;;) {
+      const tick = bus.tick;
+      const now: SyncToken = { pos: bus.position, typing: typing.serial };
+      // A token from the future (another node, or a restored database) is clamped, never trusted.
+      const from = since ? { pos: Math.min(since.pos, now.pos), typing: Math.min(since.typing, now.typing) } : undefined;
+      const result = await this.#compute(viewer, from, now, req);
+      const remaining = deadline - Date.now();
+      if (!from || !result.empty || req.fullState || remaining <= 0) return result.body;
+      const woken = await bus.wait(viewer.userId, result.watchRooms, tick, remaining, req.signal);
+      if (!woken) return result.body;
+    }
+  }
+
+  async #compute(viewer: Viewer, since: SyncToken | undefined, now: SyncToken, req: SyncRequest): Promise<{ body: Json; empty: boolean; watchRooms: Set<string> }> {
+    const { db, typing } = this.#deps;
+    const filter = req.filter;
+    const userId = viewer.userId;
+    const memberships = await membershipsRepo.roomsOfUser(db, userId, ['join', 'invite', 'leave', 'ban', 'knock']);
+    const joinedIds = memberships.filter((m) => m.membership === 'join').map((m) => m.room_id);
+    const watchRooms = new Set(joinedIds);
+    const roomFilter = filter.room;
+
+    const accountData = await accountDataRepo.accountDataBetween(db, userId, since?.pos ?? -1, now.pos);
+    const roomAccountData = new Map<string, Json[]>();
+    const globalAccountData: Json[] = [];
+    for (const a of accountData) {
+      const ev = { type: a.type, content: a.content };
+      if (a.room_id === '') {
+        if (matchesEventFilter(filter.account_data, a.type, userId)) globalAccountData.push(ev);
+      } else if (matchesEventFilter(roomFilter?.account_data, a.type, userId)) {
+        roomAccountData.set(a.room_id, [...(roomAccountData.get(a.room_id) ?? []), ev]);
+      }
+    }
+
+    const receipts = await receiptsRepo.receiptsBetween(db, joinedIds, since?.pos ?? -1, now.pos);
+    const receiptsByRoom = new Map<string, receiptsRepo.ReceiptRow[]>();
+    for (const r of receipts) {
+      if (r.receipt_type === 'm.read.private' && r.user_id !== userId) continue;
+      receiptsByRoom.set(r.room_id, [...(receiptsByRoom.get(r.room_id) ?? []), r]);
+    }
+    const withEvents = since ? await eventsRepo.roomsWithEventsBetween(db, joinedIds, since.pos, now.pos) : new Set(joinedIds);
+
+    const join: Record<string, Json> = {};
+    const invite: Record<string, Json> = {};
+    const leave: Record<string, Json> = {};
+    const unreadAfter = new Map<string, number>();
+    const joinedPos = new Map<string, number>();
+
+    for (const m of memberships) {
+      if (!roomAllowed(roomFilter, m.room_id)) continue;
+      const changedMembership = since === undefined || m.stream_pos > since.pos;
+      if (m.membership === 'join') {
+        const typingUsers = typing.typingIn(m.room_id, since?.typing);
+        const ephemeral: Json[] = [];
+        if (typingUsers && (since !== undefined || typingUsers.length > 0)) {
+          ephemeral.push({ type: 'm.typing', content: { user_ids: typingUsers } });
+        }
+        const roomReceipts = receiptsByRoom.get(m.room_id);
+        if (roomReceipts) ephemeral.push(receiptEvent(roomReceipts));
+        const filteredEphemeral = ephemeral.filter((e) => matchesEventFilter(roomFilter?.ephemeral, String(e.type), userId));
+        const hasTimeline = withEvents.has(m.room_id) || req.fullState;
+        const data = roomAccountData.get(m.room_id);
+        if (!hasTimeline && filteredEphemeral.length === 0 && !data) continue;
+        // The user was not joined at `since`: the room is new to this client, give it whole.
+        const newlyJoined = since !== undefined && changedMembership && !(await wasJoinedAt(db, m.room_id, userId, since.pos));
+        const section = hasTimeline || newlyJoined
+          ? await roomTimeline(db, viewer, { roomId: m.room_id, since: newlyJoined ? undefined : since?.pos, upTo: now.pos, typingSerial: now.typing, fullState: req.fullState }, filter)
+          : undefined;
+        join[m.room_id] = {
+          timeline: section?.timeline ?? { events: [], limited: false, prev_batch: formatSyncToken(now) },
+          state: section?.state ?? { events: [] },
+          ephemeral: { events: filteredEphemeral },
+          account_data: { events: data ?? [] },
+        };
+        joinedPos.set(m.room_id, m.stream_pos);
+      } else if (m.membership === 'invite' && changedMembership) {
+        const state = await eventsRepo.stateAt(db, m.room_id, m.stream_pos);
+        const inviter = inviterOf(state, userId);
+        const events = state
+          .filter((e) => INVITE_STATE_TYPES.has(e.pdu.type) || (e.pdu.type === 'm.room.member' && (e.pdu.state_key === userId || e.pdu.state_key === inviter)))
+          .map(strippedState);
+        invite[m.room_id] = { invite_state: { events } };
+      } else if ((m.membership === 'leave' || m.membership === 'ban') && changedMembership) {
+        if (since === undefined && !roomFilter?.include_leave) continue;
+        const section = await roomTimeline(db, viewer, { roomId: m.room_id, since: since?.pos, upTo: m.stream_pos, typingSerial: now.typing, fullState: req.fullState }, filter);
+        leave[m.room_id] = {
+          timeline: section.timeline,
+          state: section.state,
+          account_data: { events: roomAccountData.get(m.room_id) ?? [] },
+        };
+      }
+    }
+
+    // Unread counts for the rooms being sent: events from others after the last read receipt.
+    const roomsSent = Object.keys(join);
+    if (roomsSent.length > 0) {
+      const read = await receiptsRepo.readUpTo(db, userId, roomsSent);
+      for (const r of roomsSent) unreadAfter.set(r, read.get(r) ?? joinedPos.get(r) ?? 0);
+      const counts = await eventsRepo.countUnread(db, userId, unreadAfter);
+      const summaries = await roomSummaries(db, userId, roomsSent);
+      for (const r of roomsSent) {
+        join[r]!.unread_notifications = { notification_count: counts.get(r) ?? 0, highlight_count: 0 };
+        join[r]!.summary = summaries.get(r) ?? {};
+      }
+    }
+
+    const empty =
+      roomsSent.length === 0 && Object.keys(invite).length === 0 && Object.keys(leave).length === 0 && globalAccountData.length === 0;
+    return {
+      empty,
+      watchRooms,
+      body: {
+        next_batch: formatSyncToken(now),
+        rooms: { join, invite, leave, knock: {} },
+        account_data: { events: globalAccountData },
+        presence: { events: [] },
+        to_device: { events: [] },
+        device_lists: { changed: [], left: [] },
+        device_one_time_keys_count: {},
+      },
+    };
+  }
+}
+
+async function wasJoinedAt(db: Knex, roomId: string, userId: string, pos: number): Promise<boolean> {
+  const history = await eventsRepo.membershipHistory(db, roomId, userId);
+  let membership: unknown = 'leave';
+  for (const e of history) {
+    if (e.streamPos > pos) break;
+    membership = e.pdu.content.membership;
+  }
+  return membership === 'join';
+}
+
+function inviterOf(state: eventsRepo.StoredEvent[], userId: string): string | undefined {
+  return state.find((e) => e.pdu.type === 'm.room.member' && e.pdu.state_key === userId)?.pdu.sender;
+}
+
+function receiptEvent(rows: receiptsRepo.ReceiptRow[]): Json {
+  const content: Record<string, Record<string, Record<string, Json>>> = {};
+  for (const r of rows) {
+    const byType = (content[r.event_id] ??= {});
+    const byUser = (byType[r.receipt_type] ??= {});
+    byUser[r.user_id] = r.thread_id ? { ts: r.ts, thread_id: r.thread_id } : { ts: r.ts };
+  }
+  return { type: 'm.receipt', content };
+}

@@ -1,0 +1,117 @@
+import { z } from 'zod';
+import { forbidden, invalidParam } from '../../errors.ts';
+import { userRoute, type RouteDef } from '../../http/route.ts';
+import type { Services } from '../../services.ts';
+import * as eventsRepo from '../../storage/events.ts';
+import * as aliasesRepo from '../../storage/aliases.ts';
+import { canRedact } from '../events/auth-rules.ts';
+import type { JsonObject, StateMap } from '../events/pdu.ts';
+import { checkRoomId } from '../rooms/routes.ts';
+import { parseRoomEventFilter } from '../sync/filters.ts';
+
+const V3 = '/_matrix/client/v3';
+
+function checkType(type: string): string {
+  if (Buffer.byteLength(type) > 255 || type.length === 0) throw invalidParam('Event type must be 1 to 255 bytes.');
+  return type;
+}
+
+function checkStateKey(key: string): string {
+  if (Buffer.byteLength(key) > 255) throw invalidParam('State key longer than 255 bytes.');
+  return key;
+}
+
+function checkTxn(txnId: string): string {
+  if (txnId.length === 0 || txnId.length > 255) throw invalidParam('Invalid transaction id.');
+  return txnId;
+}
+
+function intParam(v: string | undefined, fallback: number, name: string): number {
+  if (v === undefined) return fallback;
+  if (!/^\d{1,9}$/.test(v)) throw invalidParam(`${name} must be a non-negative integer.`);
+  return Number(v);
+}
+
+export function timelineRoutes(s: Services): RouteDef[] {
+  const send = async (userId: string, deviceId: string, roomId: string, type: string, content: JsonObject, txnId: string) => {
+    s.limits.send.take(userId);
+    const [event] = await s.writer.append(roomId, [{ type, sender: userId, content }], { txn: { deviceId, txnId } });
+    return { event_id: event!.event_id };
+  };
+
+  const putState = async (userId: string, roomId: string, type: string, stateKey: string, content: JsonObject) => {
+    if (type === 'm.room.canonical_alias') await checkCanonicalAlias(s, roomId, content);
+    const [event] = await s.writer.append(roomId, [{ type, state_key: stateKey, sender: userId, content }]);
+    return { event_id: event!.event_id };
+  };
+
+  return [
+    userRoute('PUT', `${V3}/rooms/:roomId/send/:eventType/:txnId`, ({ requester, params, body }) =>
+      send(requester.userId, requester.deviceId, checkRoomId(params.roomId!), checkType(params.eventType!), body as JsonObject, checkTxn(params.txnId!)),
+    ),
+
+    userRoute('PUT', `${V3}/rooms/:roomId/state/:eventType{/:stateKey}`, ({ requester, params, body }) =>
+      putState(requester.userId, checkRoomId(params.roomId!), checkType(params.eventType!), checkStateKey(params.stateKey ?? ''), body as JsonObject),
+    ),
+
+    userRoute('GET', `${V3}/rooms/:roomId/state/:eventType{/:stateKey}`, async ({ requester, params, query }) => {
+      const e = await s.reader.stateEvent(requester, checkRoomId(params.roomId!), params.eventType!, params.stateKey ?? '');
+      return query.format === 'event' ? e : e.content;
+    }),
+
+    userRoute('GET', `${V3}/rooms/:roomId/state`, ({ requester, params }) => s.reader.state(requester, checkRoomId(params.roomId!))),
+
+    userRoute(
+      'PUT',
+      `${V3}/rooms/:roomId/redact/:eventId/:txnId`,
+      async ({ requester, params, body }) => {
+        const roomId = checkRoomId(params.roomId!);
+        const target = await eventsRepo.findEvent(s.db, params.eventId!);
+        const content: JsonObject = body.reason !== undefined ? { reason: body.reason } : {};
+        const [event] = await s.writer.append(
+          roomId,
+          [{ type: 'm.room.redaction', sender: requester.userId, content, redacts: params.eventId! }],
+          {
+            txn: { deviceId: requester.deviceId, txnId: checkTxn(params.txnId!) },
+            check: (_ev, stateBefore: StateMap) => {
+              // The redact power level applies to other people's events (spec, client API).
+              if (target && target.pdu.room_id === roomId && !canRedact(stateBefore, requester.userId, target.pdu.sender)) {
+                throw forbidden('You cannot redact this event.');
+              }
+            },
+          },
+        );
+        return { event_id: event!.event_id };
+      },
+      { body: z.object({ reason: z.string().max(2048).optional() }).loose() },
+    ),
+
+    userRoute('GET', `${V3}/rooms/:roomId/event/:eventId`, ({ requester, params }) =>
+      s.reader.event(requester, checkRoomId(params.roomId!), params.eventId!),
+    ),
+
+    userRoute('GET', `${V3}/rooms/:roomId/messages`, async ({ requester, params, query }) => {
+      const dir = query.dir ?? 'b';
+      if (dir !== 'b' && dir !== 'f') throw invalidParam('dir must be b or f.');
+      const filter = parseRoomEventFilter(query.filter);
+      const limit = intParam(query.limit, filter?.limit ?? 10, 'limit');
+      return s.reader.messages(requester, checkRoomId(params.roomId!), { from: query.from, to: query.to, dir, limit, filter });
+    }),
+
+    userRoute('GET', `${V3}/rooms/:roomId/context/:eventId`, async ({ requester, params, query }) => {
+      const filter = parseRoomEventFilter(query.filter);
+      return s.reader.context(requester, checkRoomId(params.roomId!), params.eventId!, intParam(query.limit, 10, 'limit'), filter);
+    }),
+  ];
+}
+
+async function checkCanonicalAlias(s: Services, roomId: string, content: JsonObject): Promise<void> {
+  const aliases = [content.alias, ...(Array.isArray(content.alt_aliases) ? content.alt_aliases : [])].filter((a) => a !== undefined && a !== null);
+  for (const a of aliases) {
+    if (typeof a !== 'string') throw invalidParam('Aliases must be strings.');
+    const found = await aliasesRepo.findAlias(s.db, a);
+    if (found?.room_id !== roomId) {
+      throw Object.assign(invalidParam(`${a} does not point to this room.`), { errcode: 'M_BAD_ALIAS' });
+    }
+  }
+}

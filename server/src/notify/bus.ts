@@ -1,0 +1,94 @@
+/**
+ * Wake-ups for long-polling /sync (and, later, workers). Writers publish after their
+ * transaction commits, naming the rooms and users a change concerns; a waiter wakes only for
+ * its own rooms and user. Positions are those of storage/stream.ts.
+ */
+export interface Change {
+  pos?: number;
+  rooms?: Iterable<string>;
+  users?: Iterable<string>;
+}
+
+interface Waiter {
+  rooms: ReadonlySet<string>;
+  userId: string;
+  wake: () => void;
+}
+
+export class NotifyBus {
+  #pos = 0;
+  // Last position or typing serial at which each room/user changed: lets a waiter that
+  // registers late see that it already missed a wake-up.
+  #roomChanged = new Map<string, number>();
+  #userChanged = new Map<string, number>();
+  #tick = 0;
+  #byRoom = new Map<string, Set<Waiter>>();
+  #byUser = new Map<string, Set<Waiter>>();
+
+  /** Highest committed stream position known to this process. */
+  get position(): number {
+    return this.#pos;
+  }
+
+  /** A counter bumped by every publish; waiters compare it to what they computed against. */
+  get tick(): number {
+    return this.#tick;
+  }
+
+  advanceTo(pos: number): void {
+    if (pos > this.#pos) this.#pos = pos;
+  }
+
+  publish(change: Change): void {
+    if (change.pos !== undefined) this.advanceTo(change.pos);
+    const tick = ++this.#tick;
+    const woken = new Set<Waiter>();
+    for (const room of change.rooms ?? []) {
+      this.#roomChanged.set(room, tick);
+      for (const w of this.#byRoom.get(room) ?? []) woken.add(w);
+    }
+    for (const user of change.users ?? []) {
+      this.#userChanged.set(user, tick);
+      for (const w of this.#byUser.get(user) ?? []) woken.add(w);
+    }
+    for (const w of woken) w.wake();
+  }
+
+  /**
+   * Resolves true when a change for the user or one of the rooms is published after `sinceTick`
+   * (immediately if one already was), false on timeout or abort.
+   */
+  wait(userId: string, rooms: ReadonlySet<string>, sinceTick: number, timeoutMs: number, signal?: AbortSignal): Promise<boolean> {
+    if ((this.#userChanged.get(userId) ?? 0) > sinceTick) return Promise.resolve(true);
+    for (const r of rooms) if ((this.#roomChanged.get(r) ?? 0) > sinceTick) return Promise.resolve(true);
+    if (timeoutMs <= 0 || signal?.aborted) return Promise.resolve(false);
+    return new Promise((resolve) => {
+      const finish = (woken: boolean) => {
+        clearTimeout(timer);
+        signal?.removeEventListener('abort', onAbort);
+        for (const r of rooms) this.#remove(this.#byRoom, r, waiter);
+        this.#remove(this.#byUser, userId, waiter);
+        resolve(woken);
+      };
+      const onAbort = () => finish(false);
+      const waiter: Waiter = { rooms, userId, wake: () => finish(true) };
+      const timer = setTimeout(() => finish(false), timeoutMs);
+      signal?.addEventListener('abort', onAbort, { once: true });
+      for (const r of rooms) this.#add(this.#byRoom, r, waiter);
+      this.#add(this.#byUser, userId, waiter);
+    });
+  }
+
+  #add(map: Map<string, Set<Waiter>>, key: string, w: Waiter): void {
+    let set = map.get(key);
+    if (!set) map.set(key, (set = new Set()));
+    set.add(w);
+  }
+
+  #remove(map: Map<string, Set<Waiter>>, key: string, w: Waiter): void {
+    const set = map.get(key);
+    if (!set) return;
+    set.delete(w);
+    if (set.size === 0) map.delete(key);
+  }
+}

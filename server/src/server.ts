@@ -1,0 +1,62 @@
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Config } from './config/config.ts';
+import { createApp } from './http/app.ts';
+import { allRoutes } from './http/router.ts';
+import type { Logger } from './logger.ts';
+import { loadOrCreateSigningKey } from './matrix/events/signing-key-file.ts';
+import { buildServices, type Services } from './services.ts';
+import { openConfiguredDatabase } from './storage/open.ts';
+
+export interface RunningServer {
+  url: string;
+  port: number;
+  services: Services;
+  close(): Promise<void>;
+}
+
+const DEFAULT_MAX_BODY = 2 * 1024 * 1024;
+
+export async function startServer(config: Config, log: Logger): Promise<RunningServer> {
+  const database = await openConfiguredDatabase(config);
+  if (database.kind === 'pglite') {
+    log.warn(
+      { dataDir: config.dataDir },
+      'embedded database (PGlite): commits survive a killed process but not a power cut (its fsync is off); set DATABASE_URL to PostgreSQL for production',
+    );
+  }
+  const signingKey = await loadOrCreateSigningKey(config.dataDir, config.serverName);
+  const services = await buildServices(config, log, database.db, signingKey);
+  const app = createApp({
+    log,
+    routes: allRoutes(services),
+    maxBodyBytes: config.file.limits?.max_body_bytes ?? DEFAULT_MAX_BODY,
+    authenticate: (token) => services.accounts.authenticate(token),
+  });
+  const server: Server = await new Promise((resolve, reject) => {
+    const srv = app.listen(config.port, '::', () => resolve(srv));
+    srv.once('error', reject);
+  }).catch(async (err) => {
+    await database.close();
+    throw err;
+  }) as Server;
+  // Long-polls last up to the client's timeout (30 s for matrix-js-sdk) plus slack.
+  server.requestTimeout = 0;
+  server.headersTimeout = 60_000;
+  server.keepAliveTimeout = 65_000;
+  const port = (server.address() as AddressInfo).port;
+  log.info({ port, serverName: config.serverName, database: database.kind }, 'tocsin listening');
+  return {
+    url: `http://127.0.0.1:${port}`,
+    port,
+    services,
+    close: async () => {
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      });
+      await services.close();
+      await database.close();
+    },
+  };
+}

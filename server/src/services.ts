@@ -1,0 +1,94 @@
+import type { Knex } from 'knex';
+import type { Config } from './config/config.ts';
+import { RateLimiter } from './http/rate-limit.ts';
+import type { Logger } from './logger.ts';
+import { AccountDataService } from './matrix/account-data/account-data-service.ts';
+import { AccountService } from './matrix/auth/accounts.ts';
+import { UiaService, type StageVerifier } from './matrix/auth/uia.ts';
+import type { SigningKey } from './matrix/events/signing.ts';
+import { ReceiptsService } from './matrix/receipts/receipts-service.ts';
+import type { RoomContext } from './matrix/rooms/context.ts';
+import * as membership from './matrix/rooms/membership.ts';
+import { SyncService } from './matrix/sync/sync-service.ts';
+import { EventWriter } from './matrix/timeline/append.ts';
+import { TimelineReader } from './matrix/timeline/read.ts';
+import { TypingService } from './matrix/typing/typing-service.ts';
+import { NotifyBus } from './notify/bus.ts';
+import { currentStreamPos } from './storage/stream.ts';
+
+/**
+ * The composition root: every service, built once in dependency order. Routes receive this
+ * object and call services; nothing below the routes sees HTTP.
+ */
+export interface Services {
+  config: Config;
+  log: Logger;
+  db: Knex;
+  bus: NotifyBus;
+  accounts: AccountService;
+  uia: UiaService;
+  writer: EventWriter;
+  reader: TimelineReader;
+  rooms: RoomContext;
+  typing: TypingService;
+  sync: SyncService;
+  accountData: AccountDataService;
+  receipts: ReceiptsService;
+  limits: { login: RateLimiter; register: RateLimiter; send: RateLimiter };
+  /** The UIA stage verifier for m.login.password, bound to the user being re-authenticated. */
+  passwordStage(userId: string): StageVerifier;
+  /** Deactivates an account: out of every room, every device logged out. */
+  deactivateUser(userId: string): Promise<void>;
+  close(): Promise<void>;
+}
+
+export async function buildServices(config: Config, log: Logger, db: Knex, signingKey: SigningKey): Promise<Services> {
+  const bus = new NotifyBus();
+  bus.advanceTo(await currentStreamPos(db));
+  const accounts = new AccountService({ db, serverName: config.serverName });
+  const writer = new EventWriter({ db, bus, serverName: config.serverName, signingKey });
+  const reader = new TimelineReader(db, bus);
+  const typing = new TypingService(bus);
+  const accountData = new AccountDataService(db, bus);
+  const rooms: RoomContext = { db, serverName: config.serverName, writer, accounts };
+  const enabled = config.rateLimits;
+  const services: Services = {
+    config,
+    log,
+    db,
+    bus,
+    accounts,
+    uia: new UiaService(),
+    writer,
+    reader,
+    rooms,
+    typing,
+    sync: new SyncService({ db, bus, typing }),
+    accountData,
+    receipts: new ReceiptsService(db, bus, reader, accountData),
+    limits: {
+      // Login: a burst of 5, then one attempt every 2 s per IP and per account.
+      login: new RateLimiter(0.5, 5, enabled),
+      register: new RateLimiter(0.2, 5, enabled),
+      send: new RateLimiter(20, 100, enabled),
+    },
+    passwordStage: (userId) => async (stage, auth) => {
+      if (stage !== 'm.login.password') return false;
+      const identifier = auth.identifier as { type?: string; user?: string } | undefined;
+      const user = identifier?.user ?? (auth.user as string | undefined) ?? userId;
+      if (typeof auth.password !== 'string') return false;
+      const account = await accounts.checkPassword(user, auth.password).catch(() => undefined);
+      return account?.user_id === userId;
+    },
+    deactivateUser: async (userId) => {
+      await accounts.deactivate(userId);
+      for (const roomId of await membership.joinedRooms(rooms, userId)) {
+        await membership.leave(rooms, userId, roomId).catch((err: unknown) => log.warn({ err, roomId, userId }, 'leave on deactivation failed'));
+      }
+    },
+    close: async () => {
+      typing.close();
+    },
+  };
+  return services;
+}

@@ -1,0 +1,183 @@
+import type { Knex } from 'knex';
+import type { Pdu } from '../matrix/events/pdu.ts';
+
+export interface StoredEvent {
+  pdu: Pdu;
+  streamPos: number;
+  redactedBy: string | null;
+  /** The sending device and its txn id, for `unsigned.transaction_id`. */
+  txn: { deviceId: string; txnId: string } | undefined;
+}
+
+interface EventRow {
+  stream_pos: number;
+  json: Pdu | string;
+  redacted_by: string | null;
+  sender_device: string | null;
+  txn_id: string | null;
+}
+
+function fromRow(row: EventRow): StoredEvent {
+  const pdu = typeof row.json === 'string' ? (JSON.parse(row.json) as Pdu) : row.json;
+  const txn = row.sender_device && row.txn_id ? { deviceId: row.sender_device, txnId: row.txn_id } : undefined;
+  return { pdu, streamPos: Number(row.stream_pos), redactedBy: row.redacted_by, txn };
+}
+
+const COLUMNS = ['stream_pos', 'json', 'redacted_by', 'sender_device', 'txn_id'] as const;
+
+export async function insertEvent(trx: Knex.Transaction, pdu: Pdu, streamPos: number, txn?: { deviceId: string; txnId: string }): Promise<void> {
+  await trx('events').insert({
+    stream_pos: streamPos,
+    event_id: pdu.event_id,
+    room_id: pdu.room_id,
+    type: pdu.type,
+    state_key: pdu.state_key ?? null,
+    sender: pdu.sender,
+    depth: pdu.depth,
+    origin_server_ts: pdu.origin_server_ts,
+    json: JSON.stringify(pdu),
+    sender_device: txn?.deviceId ?? null,
+    txn_id: txn?.txnId ?? null,
+  });
+}
+
+export async function findEvent(db: Knex, eventId: string): Promise<StoredEvent | undefined> {
+  const row = await db('events').where({ event_id: eventId }).first(...COLUMNS);
+  return row ? fromRow(row) : undefined;
+}
+
+export async function findEventsByIds(db: Knex, eventIds: string[]): Promise<StoredEvent[]> {
+  if (eventIds.length === 0) return [];
+  const rows = await db('events').whereIn('event_id', eventIds).select(...COLUMNS);
+  return rows.map(fromRow);
+}
+
+/** The room's latest event: the single prev_event of the next one (the DAG is linear, no federation). */
+export async function latestRoomEvent(db: Knex, roomId: string): Promise<{ event_id: string; depth: number } | undefined> {
+  const row = await db('events').where({ room_id: roomId }).orderBy('stream_pos', 'desc').first('event_id', 'depth');
+  return row ? { event_id: row.event_id, depth: Number(row.depth) } : undefined;
+}
+
+/**
+ * Events of a room in (after, upTo], oldest first, or newest first with `backwards`.
+ * `limit` bounds the count.
+ */
+export async function roomEventsBetween(
+  db: Knex,
+  roomId: string,
+  opts: { after?: number; upTo?: number; limit: number; backwards: boolean; types?: string[] | undefined; notTypes?: string[] | undefined; senders?: string[] | undefined; notSenders?: string[] | undefined },
+): Promise<StoredEvent[]> {
+  let q = db('events').where('room_id', roomId);
+  if (opts.after !== undefined) q = q.where('stream_pos', '>', opts.after);
+  if (opts.upTo !== undefined) q = q.where('stream_pos', '<=', opts.upTo);
+  if (opts.types) q = applyTypePatterns(q, opts.types, true);
+  if (opts.notTypes && opts.notTypes.length > 0) q = applyTypePatterns(q, opts.notTypes, false);
+  if (opts.senders) q = q.whereIn('sender', opts.senders);
+  if (opts.notSenders && opts.notSenders.length > 0) q = q.whereNotIn('sender', opts.notSenders);
+  const rows = await q.orderBy('stream_pos', opts.backwards ? 'desc' : 'asc').limit(opts.limit).select(...COLUMNS);
+  return rows.map(fromRow);
+}
+
+// Filter type patterns allow a trailing '*' wildcard.
+function applyTypePatterns(q: Knex.QueryBuilder, patterns: string[], include: boolean): Knex.QueryBuilder {
+  const exact = patterns.filter((p) => !p.includes('*'));
+  const wild = patterns.filter((p) => p.includes('*')).map((p) => p.replace(/[\\%_]/g, (c) => `\\${c}`).replace(/\*/g, '%'));
+  const build = (b: Knex.QueryBuilder) => {
+    if (exact.length) b.orWhereIn('type', exact);
+    for (const w of wild) b.orWhereLike('type', w);
+    if (!exact.length && !wild.length) b.whereRaw('false');
+  };
+  return include ? q.where(build) : q.whereNot(build);
+}
+
+/** Room ids (among `roomIds`) that have events in (after, upTo]. */
+export async function roomsWithEventsBetween(db: Knex, roomIds: string[], after: number, upTo: number): Promise<Set<string>> {
+  if (roomIds.length === 0) return new Set();
+  const rows = await db('events')
+    .whereIn('room_id', roomIds)
+    .where('stream_pos', '>', after)
+    .where('stream_pos', '<=', upTo)
+    .distinct('room_id');
+  return new Set(rows.map((r: { room_id: string }) => r.room_id));
+}
+
+/** State events of a room in (after, upTo], oldest first. */
+export async function stateEventsBetween(db: Knex, roomId: string, after: number, upTo: number): Promise<StoredEvent[]> {
+  const rows = await db('events')
+    .where('room_id', roomId)
+    .whereNotNull('state_key')
+    .where('stream_pos', '>', after)
+    .where('stream_pos', '<=', upTo)
+    .orderBy('stream_pos', 'asc')
+    .select(...COLUMNS);
+  return rows.map(fromRow);
+}
+
+/** The room state right after position `at`: for each (type, state_key) the latest event. */
+export async function stateAt(db: Knex, roomId: string, at: number): Promise<StoredEvent[]> {
+  const rows = await db
+    .select(...COLUMNS)
+    .from(
+      db('events')
+        .where('room_id', roomId)
+        .whereNotNull('state_key')
+        .where('stream_pos', '<=', at)
+        .distinctOn('type', 'state_key')
+        .orderBy([{ column: 'type' }, { column: 'state_key' }, { column: 'stream_pos', order: 'desc' }])
+        .select(...COLUMNS)
+        .as('s'),
+    )
+    .orderBy('stream_pos', 'asc');
+  return rows.map(fromRow);
+}
+
+/** Member events of one user in a room, oldest first (for history visibility). */
+export async function membershipHistory(db: Knex, roomId: string, userId: string): Promise<StoredEvent[]> {
+  const rows = await db('events')
+    .where({ room_id: roomId, type: 'm.room.member', state_key: userId })
+    .orderBy('stream_pos', 'asc')
+    .select(...COLUMNS);
+  return rows.map(fromRow);
+}
+
+/** History visibility changes of a room, oldest first. */
+export async function visibilityHistory(db: Knex, roomId: string): Promise<StoredEvent[]> {
+  const rows = await db('events')
+    .where({ room_id: roomId, type: 'm.room.history_visibility', state_key: '' })
+    .orderBy('stream_pos', 'asc')
+    .select(...COLUMNS);
+  return rows.map(fromRow);
+}
+
+export async function replaceRedacted(trx: Knex.Transaction, eventId: string, redacted: Pdu, redactedBy: string): Promise<void> {
+  await trx('events').where({ event_id: eventId }).update({ json: JSON.stringify(redacted), redacted_by: redactedBy });
+}
+
+/** Types that count as unread messages (until push rules are evaluated per event). */
+export const NOTIFYING_TYPES = ['m.room.message', 'm.room.encrypted', 'm.sticker', 'org.tocsin.alert'];
+
+/** Per room, the number of notifying events from others after position `after[room]`. */
+export async function countUnread(db: Knex, userId: string, after: Map<string, number>): Promise<Map<string, number>> {
+  const out = new Map<string, number>();
+  const entries = [...after.entries()];
+  if (entries.length === 0) return out;
+  const rows = await db('events as e')
+    .join(db.raw(`(VALUES ${entries.map(() => '(?, ?::bigint)').join(', ')}) AS r(room_id, after)`, entries.flat()), 'r.room_id', 'e.room_id')
+    .whereRaw('e.stream_pos > r.after')
+    .whereNot('e.sender', userId)
+    .whereIn('e.type', NOTIFYING_TYPES)
+    .whereNull('e.redacted_by')
+    .groupBy('e.room_id')
+    .select('e.room_id')
+    .count<{ room_id: string; count: string | number }[]>('* as count');
+  for (const r of rows) out.set(r.room_id, Math.min(Number(r.count), 999));
+  return out;
+}
+
+export async function findStateEvent(db: Knex, roomId: string, type: string, stateKey: string): Promise<StoredEvent | undefined> {
+  const row = await db('current_state as c')
+    .join('events as e', 'e.event_id', 'c.event_id')
+    .where({ 'c.room_id': roomId, 'c.type': type, 'c.state_key': stateKey })
+    .first('e.stream_pos', 'e.json', 'e.redacted_by', 'e.sender_device', 'e.txn_id');
+  return row ? fromRow(row) : undefined;
+}

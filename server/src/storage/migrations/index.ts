@@ -1,0 +1,17 @@
+import type { Knex } from 'knex';
+import * as core from './001_core.ts';
+
+interface Migration {
+  up(db: Knex): Promise<void>;
+  down(db: Knex): Promise<void>;
+}
+
+// Listed here rather than discovered on disk: the same list runs on PGlite and PostgreSQL,
+// and type-stripped .ts files need no loader.
+const migrations: Array<[string, Migration]> = [['001_core', core]];
+
+export const migrationSource: Knex.MigrationSource<[string, Migration]> = {
+  getMigrations: async () => migrations,
+  getMigrationName: ([name]) => name,
+  getMigration: async ([, migration]) => migration,
+};
