@@ -1,0 +1,73 @@
+/** A small Matrix HTTP client for tests: raw requests with status and JSON body. */
+export interface Reply<T = any> {
+  status: number;
+  body: T;
+  headers: Headers;
+}
+
+export class Api {
+  readonly baseUrl: string;
+  readonly token: string | undefined;
+
+  constructor(baseUrl: string, token?: string) {
+    this.baseUrl = baseUrl;
+    this.token = token;
+  }
+
+  as(token: string | undefined): Api {
+    return new Api(this.baseUrl, token);
+  }
+
+  async request<T = any>(method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<Reply<T>> {
+    const h: Record<string, string> = { ...headers };
+    if (this.token) h.authorization = `Bearer ${this.token}`;
+    let payload: string | undefined;
+    if (body !== undefined) {
+      payload = typeof body === 'string' ? body : JSON.stringify(body);
+      h['content-type'] ??= 'application/json';
+    }
+    const res = await fetch(`${this.baseUrl}${path}`, { method, headers: h, body: payload });
+    const text = await res.text();
+    let parsed: unknown = text;
+    try {
+      parsed = text.length > 0 ? JSON.parse(text) : undefined;
+    } catch {
+      // left as text: tests assert that errors are JSON
+    }
+    return { status: res.status, body: parsed as T, headers: res.headers };
+  }
+
+  get<T = any>(path: string) {
+    return this.request<T>('GET', path);
+  }
+  post<T = any>(path: string, body: unknown = {}) {
+    return this.request<T>('POST', path, body);
+  }
+  put<T = any>(path: string, body: unknown = {}) {
+    return this.request<T>('PUT', path, body);
+  }
+  delete<T = any>(path: string, body?: unknown) {
+    return this.request<T>('DELETE', path, body);
+  }
+}
+
+export interface TestUser {
+  userId: string;
+  token: string;
+  deviceId: string;
+  api: Api;
+  password: string;
+}
+
+let counter = 0;
+
+/** Registers a fresh user through open registration (m.login.dummy). */
+export async function registerUser(baseUrl: string, name?: string, password = 'correct horse battery staple'): Promise<TestUser> {
+  const localpart = name ?? `user${process.pid}x${++counter}x${Math.random().toString(36).slice(2, 7)}`;
+  const api = new Api(baseUrl);
+  const res = await api.post('/_matrix/client/v3/register', { username: localpart, password, auth: { type: 'm.login.dummy' } });
+  if (res.status !== 200) throw new Error(`register ${localpart}: ${res.status} ${JSON.stringify(res.body)}`);
+  return { userId: res.body.user_id, token: res.body.access_token, deviceId: res.body.device_id, api: api.as(res.body.access_token), password };
+}
+
+export const enc = encodeURIComponent;
