@@ -3,9 +3,10 @@ import { ClientEvent, createClient, RoomEvent, RoomMemberEvent, type MatrixClien
 import { registerUser, type TestUser } from '../../support/client.ts';
 import { closeAllTestServers, startTestServer, type TestServer } from '../../support/server.ts';
 
-// matrix-js-sdk is chatty on the console; keep test output readable.
+// matrix-js-sdk is chatty on the console; keep test output readable. Its global logger is a
+// loglevel instance, whose setLevel its type declarations leave out.
 import { logger } from 'matrix-js-sdk/lib/logger.js';
-logger.setLevel('error');
+(logger as unknown as { setLevel(level: string): void }).setLevel('error');
 
 function clientFor(server: TestServer, user: TestUser): MatrixClient {
   return createClient({ baseUrl: server.url, accessToken: user.token, userId: user.userId, deviceId: user.deviceId });
