@@ -14,6 +14,7 @@ import { EventWriter } from './matrix/timeline/append.ts';
 import { TimelineReader } from './matrix/timeline/read.ts';
 import { TypingService } from './matrix/typing/typing-service.ts';
 import { NotifyBus } from './notify/bus.ts';
+import { PgRelay } from './notify/pg-relay.ts';
 import { currentStreamPos } from './storage/stream.ts';
 
 /**
@@ -44,6 +45,10 @@ export interface Services {
 
 export async function buildServices(config: Config, log: Logger, db: Knex, signingKey: SigningKey): Promise<Services> {
   const bus = new NotifyBus();
+  // Several processes on one PostgreSQL wake each other's syncs through LISTEN/NOTIFY. Listen
+  // before reading the current position, so that no commit falls between the two.
+  const relay = config.databaseUrl ? new PgRelay(bus, config.databaseUrl, log) : undefined;
+  await relay?.start();
   bus.advanceTo(await currentStreamPos(db));
   const accounts = new AccountService({ db, serverName: config.serverName });
   const writer = new EventWriter({ db, bus, serverName: config.serverName, signingKey });
@@ -88,6 +93,7 @@ export async function buildServices(config: Config, log: Logger, db: Knex, signi
     },
     close: async () => {
       typing.close();
+      await relay?.close();
     },
   };
   return services;

@@ -7,6 +7,8 @@ export interface Change {
   pos?: number;
   rooms?: Iterable<string>;
   users?: Iterable<string>;
+  /** Wake every waiter (another process's change too large to describe). */
+  everyone?: boolean;
 }
 
 interface Waiter {
@@ -24,6 +26,9 @@ export class NotifyBus {
   #tick = 0;
   #byRoom = new Map<string, Set<Waiter>>();
   #byUser = new Map<string, Set<Waiter>>();
+  #allWaiters = new Set<Waiter>();
+  #localListeners: Array<(change: Change) => void> = [];
+  #everyoneAt = 0;
 
   /** Highest committed stream position known to this process. */
   get position(): number {
@@ -39,10 +44,29 @@ export class NotifyBus {
     if (pos > this.#pos) this.#pos = pos;
   }
 
+  /** A change committed by this process: wakes local waiters and is relayed to other processes. */
   publish(change: Change): void {
+    this.#deliver(change);
+    for (const listener of this.#localListeners) listener(change);
+  }
+
+  /** A change committed by another process (see pg-relay.ts). */
+  publishRemote(change: Change): void {
+    this.#deliver(change);
+  }
+
+  onLocalPublish(listener: (change: Change) => void): void {
+    this.#localListeners.push(listener);
+  }
+
+  #deliver(change: Change): void {
     if (change.pos !== undefined) this.advanceTo(change.pos);
     const tick = ++this.#tick;
     const woken = new Set<Waiter>();
+    if (change.everyone) {
+      this.#everyoneAt = tick;
+      for (const w of this.#allWaiters) woken.add(w);
+    }
     for (const room of change.rooms ?? []) {
       this.#roomChanged.set(room, tick);
       for (const w of this.#byRoom.get(room) ?? []) woken.add(w);
@@ -59,7 +83,7 @@ export class NotifyBus {
    * (immediately if one already was), false on timeout or abort.
    */
   wait(userId: string, rooms: ReadonlySet<string>, sinceTick: number, timeoutMs: number, signal?: AbortSignal): Promise<boolean> {
-    if ((this.#userChanged.get(userId) ?? 0) > sinceTick) return Promise.resolve(true);
+    if (this.#everyoneAt > sinceTick || (this.#userChanged.get(userId) ?? 0) > sinceTick) return Promise.resolve(true);
     for (const r of rooms) if ((this.#roomChanged.get(r) ?? 0) > sinceTick) return Promise.resolve(true);
     if (timeoutMs <= 0 || signal?.aborted) return Promise.resolve(false);
     return new Promise((resolve) => {
@@ -68,6 +92,7 @@ export class NotifyBus {
         signal?.removeEventListener('abort', onAbort);
         for (const r of rooms) this.#remove(this.#byRoom, r, waiter);
         this.#remove(this.#byUser, userId, waiter);
+        this.#allWaiters.delete(waiter);
         resolve(woken);
       };
       const onAbort = () => finish(false);
@@ -76,6 +101,7 @@ export class NotifyBus {
       signal?.addEventListener('abort', onAbort, { once: true });
       for (const r of rooms) this.#add(this.#byRoom, r, waiter);
       this.#add(this.#byUser, userId, waiter);
+      this.#allWaiters.add(waiter);
     });
   }
 
