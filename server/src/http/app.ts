@@ -3,6 +3,7 @@ import express, { type NextFunction, type Request, type Response } from 'express
 import helmet from 'helmet';
 import { MatrixError, missingToken, unrecognized } from '../errors.ts';
 import type { Logger } from '../logger.ts';
+import { accessLog } from './access-log.ts';
 import { matrixCors } from './cors.ts';
 import { errorHandler, notFoundHandler } from './error-handler.ts';
 import { jsonBody } from './json-body.ts';
@@ -43,6 +44,7 @@ export function createApp(deps: AppDeps): express.Express {
   app.set('etag', false);
   // Repeated query keys become arrays, never nested objects (`a[b]=c` stays a plain key).
   app.set('query parser', 'simple');
+  app.use(accessLog(deps.log));
   app.use(
     helmet({
       // The API is fetched cross-origin by browser clients; media is embedded cross-origin.

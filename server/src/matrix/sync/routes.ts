@@ -1,4 +1,4 @@
-import { forbidden, invalidParam } from '../../errors.ts';
+import { forbidden, invalidParam, notFound } from '../../errors.ts';
 import { userRoute, type RouteDef } from '../../http/route.ts';
 import type { Services } from '../../services.ts';
 import * as filtersRepo from '../../storage/filters.ts';
@@ -36,7 +36,9 @@ export function syncRoutes(s: Services): RouteDef[] {
 
     userRoute('GET', `${V3}/user/:userId/filter/:filterId`, async ({ requester, params }) => {
       if (params.userId !== requester.userId) throw forbidden('Cannot read filters of other users.');
-      return resolveFilter(s.db, requester.userId, params.filterId!.startsWith('{') ? '' : params.filterId);
+      const filter = await filtersRepo.findFilter(s.db, requester.userId, params.filterId!);
+      if (filter === undefined) throw notFound('No such filter.');
+      return filter;
     }),
   ];
 }
