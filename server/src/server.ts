@@ -2,9 +2,11 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Config } from './config/config.ts';
 import { createApp } from './http/app.ts';
-import { allRoutes } from './http/router.ts';
+import { allRoutes, allSocketRoutes } from './http/router.ts';
+import { attachWebSockets } from './http/websocket.ts';
 import type { Logger } from './logger.ts';
 import { loadOrCreateSigningKey } from './matrix/events/signing-key-file.ts';
+import { buildCrisisServices, type CrisisServices } from './crisis/crisis-services.ts';
 import { buildServices, type Services } from './services.ts';
 import { openConfiguredDatabase } from './storage/open.ts';
 
@@ -12,6 +14,7 @@ export interface RunningServer {
   url: string;
   port: number;
   services: Services;
+  crisis: CrisisServices;
   close(): Promise<void>;
 }
 
@@ -27,9 +30,10 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
   }
   const signingKey = await loadOrCreateSigningKey(config.dataDir, config.serverName);
   const services = await buildServices(config, log, database.db, signingKey);
+  const crisis = await buildCrisisServices(services, log);
   const app = createApp({
     log,
-    routes: allRoutes(services),
+    routes: allRoutes(services, crisis),
     maxBodyBytes: config.file.limits?.max_body_bytes ?? DEFAULT_MAX_BODY,
     authenticate: (token) => services.accounts.authenticate(token),
   });
@@ -40,6 +44,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     await database.close();
     throw err;
   }) as Server;
+  const detachSockets = attachWebSockets(server, allSocketRoutes(services, crisis), (token) => services.accounts.authenticate(token), log);
   // Long-polls last up to the client's timeout (30 s for matrix-js-sdk) plus slack.
   server.requestTimeout = 0;
   server.headersTimeout = 60_000;
@@ -50,11 +55,14 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     url: `http://127.0.0.1:${port}`,
     port,
     services,
+    crisis,
     close: async () => {
+      detachSockets();
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeAllConnections();
       });
+      await crisis.close();
       await services.close();
       await database.close();
     },

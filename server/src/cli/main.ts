@@ -3,6 +3,7 @@ import { Command } from 'commander';
 import { ConfigError, loadConfig } from '../config/config.ts';
 import { createLogger } from '../logger.ts';
 import { serveCommand } from './serve.ts';
+import { alertCommands } from './alert.ts';
 import { userCommands } from './user.ts';
 
 /** One line on stderr and a non-zero exit: what an operator needs when a command fails. */
@@ -21,6 +22,7 @@ program
   });
 
 userCommands(program, loadConfigOrFail);
+alertCommands(program, loadConfigOrFail);
 
 function loadConfigOrFail() {
   try {

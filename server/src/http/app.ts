@@ -1,7 +1,7 @@
 import compression from 'compression';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import helmet from 'helmet';
-import { MatrixError, missingToken, unrecognized } from '../errors.ts';
+import { badJson, invalidParam, missingToken, unrecognized } from '../errors.ts';
 import type { Logger } from '../logger.ts';
 import { accessLog } from './access-log.ts';
 import { matrixCors } from './cors.ts';
@@ -84,10 +84,18 @@ export function createApp(deps: AppDeps): express.Express {
     if (token) requester = await deps.authenticate(token, req);
     else if (def.auth === 'user') throw missingToken();
 
-    let parsedBody: unknown = def.method === 'GET' ? {} : (req.body ?? {});
+    const params = req.params as Record<string, string>;
+    const query = flatQuery(req);
+    // NUL cannot be stored or compared in PostgreSQL text: no identifier contains one.
+    for (const [name, value] of [...Object.entries(params), ...Object.entries(query)]) {
+      if (value?.includes('\0')) throw invalidParam(`${name} contains a NUL character.`);
+    }
+
+    // An empty body reads as {}; JSON `null` is a body, and not an object.
+    let parsedBody: unknown = def.method === 'GET' || req.body === undefined ? {} : req.body;
     if (!def.rawBody && def.method !== 'GET') {
       if (parsedBody === null || typeof parsedBody !== 'object' || Array.isArray(parsedBody)) {
-        throw new MatrixError(400, 'M_NOT_JSON', 'Body must be a JSON object.');
+        throw badJson('Body must be a JSON object.');
       }
       if (def.body) parsedBody = def.body.parse(parsedBody);
     }
@@ -95,8 +103,8 @@ export function createApp(deps: AppDeps): express.Express {
       req,
       res,
       body: parsedBody,
-      params: req.params as Record<string, string>,
-      query: flatQuery(req),
+      params,
+      query,
       requester: requester as Requester,
     });
     if (!res.headersSent) res.status(200).json(result ?? {});

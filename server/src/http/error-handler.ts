@@ -1,6 +1,6 @@
 import type { NextFunction, Request, Response } from 'express';
 import { ZodError } from 'zod';
-import { MatrixError, badJson, unrecognized } from '../errors.ts';
+import { MatrixError, badJson, invalidParam, unrecognized } from '../errors.ts';
 import type { Logger } from '../logger.ts';
 
 /** Turns whatever a handler threw into a Matrix error body. Unknown errors are logged, never leaked. */
@@ -14,6 +14,9 @@ export function errorHandler(log: Logger) {
       error = badJson(issue ? `${issue.path.join('.') || 'body'}: ${issue.message}` : 'Invalid body.');
     } else if ((err as { type?: string })?.type === 'entity.parse.failed') {
       error = badJson('Invalid JSON.');
+    } else if (err instanceof URIError) {
+      // The router could not percent-decode a path parameter (`%ZZ`, broken UTF-8).
+      error = invalidParam('Malformed percent-encoding in the path.');
     } else if ((err as { code?: string })?.code === 'ERR_HTTP_HEADERS_SENT') {
       return;
     } else {

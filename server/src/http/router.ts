@@ -9,11 +9,18 @@ import { syncRoutes } from '../matrix/sync/routes.ts';
 import { timelineRoutes } from '../matrix/timeline/routes.ts';
 import { typingRoutes } from '../matrix/typing/routes.ts';
 import type { Services } from '../services.ts';
+import { alertRoutes } from '../crisis/alerts/routes.ts';
+import { channelRoutes } from '../crisis/channels/routes.ts';
+import type { CrisisServices } from '../crisis/crisis-services.ts';
 import type { RouteDef } from './route.ts';
+import type { SocketRoute } from './websocket.ts';
+import { liveAlertRoute } from '../crisis/alerts/live.ts';
 
 /** Every route of the server, in one list: the API surface at a glance. */
-export function allRoutes(s: Services): RouteDef[] {
+export function allRoutes(s: Services, c: CrisisServices): RouteDef[] {
   return [
+    ...alertRoutes(c),
+    ...channelRoutes(s.db, c, s.config.file.outbound_allow_ranges ?? []),
     ...discoveryRoutes(s),
     ...authRoutes(s),
     ...deviceRoutes(s),
@@ -25,4 +32,9 @@ export function allRoutes(s: Services): RouteDef[] {
     ...receiptRoutes(s),
     ...typingRoutes(s),
   ];
+}
+
+/** Every WebSocket endpoint. */
+export function allSocketRoutes(s: Services, c: CrisisServices): SocketRoute[] {
+  return [liveAlertRoute(c.alerts, s.bus, s.log)];
 }

@@ -9,7 +9,7 @@ export interface StoredEvent {
   txn: { deviceId: string; txnId: string } | undefined;
 }
 
-interface EventRow {
+export interface EventRow {
   stream_pos: number;
   json: Pdu | string;
   redacted_by: string | null;
@@ -17,7 +17,8 @@ interface EventRow {
   txn_id: string | null;
 }
 
-function fromRow(row: EventRow): StoredEvent {
+/** A stored event from its row (the columns of COLUMNS, `json` parsed or not). */
+export function fromRow(row: EventRow): StoredEvent {
   const pdu = typeof row.json === 'string' ? (JSON.parse(row.json) as Pdu) : row.json;
   const txn = row.sender_device && row.txn_id ? { deviceId: row.sender_device, txnId: row.txn_id } : undefined;
   return { pdu, streamPos: Number(row.stream_pos), redactedBy: row.redacted_by, txn };
@@ -39,6 +40,87 @@ export async function insertEvent(trx: Knex.Transaction, pdu: Pdu, streamPos: nu
     sender_device: txn?.deviceId ?? null,
     txn_id: txn?.txnId ?? null,
   });
+}
+
+/**
+ * Stores events at the next stream positions, in one statement: takes the positions from
+ * stream_head (see stream.ts), inserts the events, and updates the current state and the
+ * memberships they change. One round trip, so that the stream_head row lock, held from here to
+ * the commit, serialises writers for as short a time as possible. Returns the positions, in order.
+ */
+export async function insertEventsAtNextPositions(
+  trx: Knex.Transaction,
+  events: Array<{ pdu: Pdu; txn?: { deviceId: string; txnId: string } | undefined }>,
+): Promise<number[]> {
+  if (events.length === 0) return [];
+  const rows = events.map(({ pdu, txn }, ord) => ({
+    ord: ord + 1,
+    event_id: pdu.event_id,
+    room_id: pdu.room_id,
+    type: pdu.type,
+    state_key: pdu.state_key ?? null,
+    sender: pdu.sender,
+    depth: pdu.depth,
+    origin_server_ts: pdu.origin_server_ts,
+    json: pdu,
+    sender_device: txn?.deviceId ?? null,
+    txn_id: txn?.txnId ?? null,
+    membership: pdu.type === 'm.room.member' && pdu.state_key !== undefined ? String(pdu.content.membership) : null,
+  }));
+  const result = await trx.raw(
+    `WITH head AS (
+       UPDATE stream_head SET pos = pos + ? WHERE id = 1 RETURNING pos
+     ), v AS (
+       SELECT head.pos - ?::bigint + x.ord AS stream_pos, x.*
+       FROM head, jsonb_to_recordset(?::jsonb) AS x(ord int, event_id text, room_id text, type text, state_key text, sender text,
+         depth bigint, origin_server_ts bigint, json jsonb, sender_device text, txn_id text, membership text)
+     ), ins AS (
+       INSERT INTO events (stream_pos, event_id, room_id, type, state_key, sender, depth, origin_server_ts, json, sender_device, txn_id)
+       SELECT stream_pos, event_id, room_id, type, state_key, sender, depth, origin_server_ts, json, sender_device, txn_id FROM v
+     ), cs AS (
+       INSERT INTO current_state (room_id, type, state_key, event_id, stream_pos)
+       SELECT DISTINCT ON (room_id, type, state_key) room_id, type, state_key, event_id, stream_pos
+       FROM v WHERE state_key IS NOT NULL ORDER BY room_id, type, state_key, stream_pos DESC
+       ON CONFLICT (room_id, type, state_key) DO UPDATE SET event_id = excluded.event_id, stream_pos = excluded.stream_pos
+     ), mem AS (
+       INSERT INTO memberships (room_id, user_id, membership, event_id, stream_pos, forgotten)
+       SELECT DISTINCT ON (room_id, state_key) room_id, state_key, membership, event_id, stream_pos, false
+       FROM v WHERE membership IS NOT NULL ORDER BY room_id, state_key, stream_pos DESC
+       ON CONFLICT (room_id, user_id) DO UPDATE
+         SET membership = excluded.membership, event_id = excluded.event_id, stream_pos = excluded.stream_pos, forgotten = false
+     )
+     SELECT pos FROM head`,
+    [rows.length, rows.length, JSON.stringify(rows)],
+  );
+  const last = Number((result.rows[0] as { pos: number | string }).pos);
+  return rows.map((r) => last - rows.length + r.ord);
+}
+
+/** A room's version and its latest event (the parent of the next one), in one query. */
+export async function roomHead(db: Knex, roomId: string): Promise<{ room_version: string; latest: { event_id: string; depth: number } | undefined } | undefined> {
+  const row = await db('rooms as r')
+    .leftJoin(
+      db('events').where({ room_id: roomId }).orderBy('stream_pos', 'desc').limit(1).select('room_id', 'event_id', 'depth').as('e'),
+      'e.room_id',
+      'r.room_id',
+    )
+    .where('r.room_id', roomId)
+    .first('r.room_version', 'e.event_id', 'e.depth');
+  if (!row) return undefined;
+  return { room_version: row.room_version, latest: row.event_id ? { event_id: row.event_id, depth: Number(row.depth) } : undefined };
+}
+
+/** Events of the current state of a room for the given (type, state_key) pairs. */
+export async function currentStateEvents(db: Knex, roomId: string, keys: Array<[string, string]>): Promise<StoredEvent[]> {
+  if (keys.length === 0) return [];
+  const rows = await db('current_state as c')
+    .join('events as e', 'e.event_id', 'c.event_id')
+    .where('c.room_id', roomId)
+    .where((q) => {
+      for (const [type, key] of keys) q.orWhere((w) => w.where({ 'c.type': type, 'c.state_key': key }));
+    })
+    .select('e.stream_pos', 'e.json', 'e.redacted_by', 'e.sender_device', 'e.txn_id');
+  return rows.map(fromRow);
 }
 
 export async function findEvent(db: Knex, eventId: string): Promise<StoredEvent | undefined> {

@@ -49,3 +49,12 @@ export async function searchUsers(db: Knex, term: string, limit: number): Promis
     .orderBy('user_id')
     .limit(limit);
 }
+
+export async function findUsers(db: Knex, userIds: string[]): Promise<Map<string, UserRow>> {
+  const out = new Map<string, UserRow>();
+  for (let i = 0; i < userIds.length; i += 5000) {
+    const rows: UserRow[] = await db('users').whereIn('user_id', userIds.slice(i, i + 5000));
+    for (const r of rows) out.set(r.user_id, r);
+  }
+  return out;
+}

@@ -14,7 +14,7 @@ function tocsin(args: string[], env: Record<string, string>, input?: string) {
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', LOG_LEVEL: 'silent', ...env },
     input,
     encoding: 'utf8',
-    timeout: 60_000,
+    timeout: 120_000,
   });
   return { status: res.status, stdout: res.stdout, stderr: res.stderr };
 }
@@ -61,7 +61,8 @@ describe('tocsin CLI', () => {
     const unknown = tocsin(['user', 'deactivate', 'nobody'], database.env);
     expect(unknown.status).not.toBe(0);
     expect(unknown.stderr).toMatch(/no such user/);
-  });
+    // Seven processes, each opening the database: slow on a loaded machine, not a hang.
+  }, 240_000);
 
   it('stops with one line naming a bad variable', () => {
     const res = tocsin(['serve'], { ...database.env, PORT: 'not-a-port' });

@@ -71,3 +71,24 @@ export async function registerUser(baseUrl: string, name?: string, password = 'c
 }
 
 export const enc = encodeURIComponent;
+
+/** Registers a server administrator through Synapse-style shared-secret registration. */
+export async function registerAdmin(baseUrl: string, name: string, secret = 'test-shared-secret', password = 'admin password'): Promise<TestUser> {
+  const { createHmac } = await import('node:crypto');
+  const api = new Api(baseUrl);
+  const { nonce } = (await api.get('/_synapse/admin/v1/register')).body as { nonce: string };
+  const mac = createHmac('sha1', secret).update(`${nonce}\0${name}\0${password}\0admin`).digest('hex');
+  const res = await api.post('/_synapse/admin/v1/register', { nonce, username: name, password, admin: true, mac });
+  if (res.status !== 200) throw new Error(`admin register ${name}: ${res.status} ${JSON.stringify(res.body)}`);
+  return { userId: res.body.user_id, token: res.body.access_token, deviceId: res.body.device_id, api: api.as(res.body.access_token), password };
+}
+
+/** Polls `check` until it returns a value (tests wait for states, never for durations). */
+export async function eventually<T>(check: () => Promise<T | undefined>, what: string, attempts = 200, everyMs = 100): Promise<T> {
+  for (let i = 0; i < attempts; i++) {
+    const v = await check();
+    if (v !== undefined) return v;
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+  throw new Error(`never happened: ${what}`);
+}

@@ -57,9 +57,13 @@ const servers = new Set<() => Promise<void>>();
 /** Starts a real server on a fresh database of the kind this test project runs on. */
 export async function startTestServer(extraEnv: Record<string, string> = {}, options: { shareDatabaseOf?: TestServer } = {}): Promise<TestServer> {
   const shared = options.shareDatabaseOf;
-  if (shared && !shared.env.DATABASE_URL) throw new Error('only PostgreSQL databases can be shared by two servers');
+  const sharedUrl = shared?.env.DATABASE_URL;
+  if (shared && !sharedUrl) throw new Error('only PostgreSQL databases can be shared by two servers');
   // A second process on the same database: same data, and the first one drops it.
-  const database = shared ? { env: { DATA_DIR: shared.env.DATA_DIR!, DATABASE_URL: shared.env.DATABASE_URL }, drop: async () => undefined } : await makeDatabase(testDatabaseKind());
+  const database =
+    shared && sharedUrl
+      ? { env: { DATA_DIR: shared.env.DATA_DIR!, DATABASE_URL: sharedUrl }, drop: async () => undefined }
+      : await makeDatabase(testDatabaseKind());
   const env = {
     PORT: '0',
     SERVER_NAME: 'localhost',

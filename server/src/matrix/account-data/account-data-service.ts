@@ -25,7 +25,8 @@ export class AccountDataService {
   /** Client writes: refuses the types the server manages. */
   async setByClient(userId: string, roomId: string, type: string, content: Record<string, unknown>): Promise<void> {
     if (SERVER_MANAGED.has(type)) {
-      throw new MatrixError(400, 'M_BAD_JSON', `Cannot set ${type} through this API.`);
+      // The spec's answer for server-managed types: 405 M_BAD_JSON.
+      throw new MatrixError(405, 'M_BAD_JSON', `Cannot set ${type} through this API.`);
     }
     await this.set(userId, roomId, type, content);
   }

@@ -6,6 +6,7 @@ import * as devicesRepo from '../../storage/devices.ts';
 import * as usersRepo from '../../storage/users.ts';
 import type { Requester } from '../../http/route.ts';
 import { hashPassword, verifyPassword } from './passwords.ts';
+import { TokenCache } from './token-cache.ts';
 import { hashToken, newAccessToken, newDeviceId } from './tokens.ts';
 import { localpartOf, userIdOf, validateLocalpart } from './user-ids.ts';
 
@@ -24,6 +25,9 @@ export interface AccountDeps {
 export class AccountService {
   readonly #db: Knex;
   readonly #serverName: string;
+  // 2 s: a long-polling client is served from memory, and a token revoked elsewhere (the CLI,
+  // another node) is refused here 2 s later at most.
+  readonly #tokens = new TokenCache(2_000);
 
   constructor(deps: AccountDeps) {
     this.#db = deps.db;
@@ -85,14 +89,20 @@ export class AccountService {
       await tokensRepo.deleteTokensOfDevices(trx, userId, [device]);
       await tokensRepo.insertToken(trx, { token_hash: hashToken(token), user_id: userId, device_id: device, created_ts: now });
     });
+    this.#tokens.forgetUser(userId);
     return { user_id: userId, access_token: token, device_id: device };
   }
 
   async authenticate(token: string): Promise<Requester> {
     const tokenHash = hashToken(token);
+    const cached = this.#tokens.get(tokenHash);
+    if (cached) return cached;
+    const generation = this.#tokens.generation;
     const owner = await tokensRepo.findTokenOwner(this.#db, tokenHash);
     if (!owner || owner.deactivated) throw unknownToken(false);
-    return { userId: owner.user_id, deviceId: owner.device_id, isAdmin: owner.admin, tokenHash };
+    const requester = { userId: owner.user_id, deviceId: owner.device_id, isAdmin: owner.admin, tokenHash };
+    this.#tokens.set(tokenHash, requester, generation);
+    return requester;
   }
 
   /** Logs out one device: its token and the device itself go. */
@@ -109,6 +119,7 @@ export class AccountService {
       await tokensRepo.deleteTokensOfDevices(trx, userId, deviceIds);
       await devicesRepo.deleteDevices(trx, userId, deviceIds);
     });
+    this.#tokens.forgetUser(userId);
   }
 
   async changePassword(requester: Requester, newPassword: string, logoutDevices: boolean): Promise<void> {
@@ -121,6 +132,7 @@ export class AccountService {
         await devicesRepo.deleteDevices(trx, requester.userId, devices);
       }
     });
+    this.#tokens.forgetUser(requester.userId);
   }
 
   /** Marks the account deactivated and logs every device out; leaving rooms is the caller's part. */
@@ -130,6 +142,7 @@ export class AccountService {
       await tokensRepo.deleteTokensOfDevices(trx, userId, 'all');
       await devicesRepo.deleteDevices(trx, userId, 'all');
     });
+    this.#tokens.forgetUser(userId);
   }
 
   async getUser(userId: string): Promise<usersRepo.UserRow | undefined> {

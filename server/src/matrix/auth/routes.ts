@@ -20,7 +20,7 @@ const loginBody = z
 
 const registerBody = z
   .object({
-    username: z.string().max(255).optional(),
+    username: z.string().optional(), // too long is M_INVALID_USERNAME (validateLocalpart)
     password: z.string().max(1024).optional(),
     device_id: z.string().min(1).max(255).optional(),
     initial_device_display_name: z.string().max(512).optional(),

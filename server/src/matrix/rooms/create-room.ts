@@ -123,6 +123,10 @@ export async function createRoom(ctx: RoomContext, creator: string, req: CreateR
       });
       if (alias && !(await aliasesRepo.insertAlias(trx, alias, roomId, creator))) throw roomInUse();
     },
+  }).catch((err: unknown) => {
+    // An initial event the auth rules refuse means the requested state cannot exist (spec: 400).
+    if (err instanceof MatrixError && err.errcode === 'M_FORBIDDEN') throw new MatrixError(400, 'M_INVALID_ROOM_STATE', err.message);
+    throw err;
   });
   return alias ? { room_id: roomId, room_alias: alias } : { room_id: roomId };
 }

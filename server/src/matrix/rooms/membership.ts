@@ -20,6 +20,15 @@ export async function resolveRoom(ctx: RoomContext, idOrAlias: string): Promise<
   return idOrAlias;
 }
 
+/**
+ * The room of an invite, kick, ban or unban. A room that does not exist is one the sender is
+ * not in: 403 as for any other room (the spec lists only 403), and no probing for room ids.
+ */
+async function actingRoom(ctx: RoomContext, roomId: string): Promise<string> {
+  if (!(await roomsRepo.findRoom(ctx.db, roomId))) throw forbidden('You are not in this room.');
+  return roomId;
+}
+
 async function setMembership(
   ctx: RoomContext,
   roomId: string,
@@ -58,15 +67,16 @@ export async function leave(ctx: RoomContext, userId: string, roomId: string, re
 }
 
 export async function invite(ctx: RoomContext, sender: string, roomId: string, target: string, reason?: string): Promise<void> {
-  const resolved = await resolveRoom(ctx, roomId);
+  const resolved = await actingRoom(ctx, roomId);
   const current = await membershipsRepo.membershipOf(ctx.db, resolved, target);
-  if (current?.membership === 'invite') return; // idempotent, like Synapse
+  // Inviting again is a no-op, like Synapse; for a sender not in the room too, the auth rules say no.
+  if (current?.membership === 'invite' && (await membershipsRepo.membershipOf(ctx.db, resolved, sender))?.membership === 'join') return;
   if (current?.membership === 'join') throw forbidden(`${target} is already in the room.`);
   await setMembership(ctx, resolved, sender, target, 'invite', { reason });
 }
 
 export async function kick(ctx: RoomContext, sender: string, roomId: string, target: string, reason?: string): Promise<void> {
-  const resolved = await resolveRoom(ctx, roomId);
+  const resolved = await actingRoom(ctx, roomId);
   const current = await membershipsRepo.membershipOf(ctx.db, resolved, target);
   if (!current || (current.membership !== 'join' && current.membership !== 'invite' && current.membership !== 'knock')) {
     throw forbidden(`${target} is not in the room.`);
@@ -75,12 +85,12 @@ export async function kick(ctx: RoomContext, sender: string, roomId: string, tar
 }
 
 export async function ban(ctx: RoomContext, sender: string, roomId: string, target: string, reason?: string): Promise<void> {
-  const resolved = await resolveRoom(ctx, roomId);
+  const resolved = await actingRoom(ctx, roomId);
   await setMembership(ctx, resolved, sender, target, 'ban', { reason });
 }
 
 export async function unban(ctx: RoomContext, sender: string, roomId: string, target: string, reason?: string): Promise<void> {
-  const resolved = await resolveRoom(ctx, roomId);
+  const resolved = await actingRoom(ctx, roomId);
   const current = await membershipsRepo.membershipOf(ctx.db, resolved, target);
   if (current?.membership !== 'ban') throw forbidden(`${target} is not banned.`);
   await setMembership(ctx, resolved, sender, target, 'leave', { reason });

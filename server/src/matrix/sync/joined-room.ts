@@ -12,6 +12,8 @@ export interface RoomTimelineSection {
   state: { events: ClientEvent[] };
   /** Raw timeline events, for callers that need positions or senders. */
   stored: StoredEvent[];
+  /** Membership may have changed in the window (so the room summary is worth sending). */
+  membersChanged: boolean;
 }
 
 export interface RoomWindow {
@@ -22,6 +24,18 @@ export interface RoomWindow {
   upTo: number;
   typingSerial: number;
   fullState: boolean;
+  /**
+   * The user was joined at `since` and still is: every event of the window is visible to them,
+   * whatever the history visibility, so the visibility rules need not be loaded.
+   */
+  joinedThroughout?: boolean;
+  /** The window's latest `timelineLimit + 1` events, newest first, when already read. */
+  prefetched?: StoredEvent[] | undefined;
+}
+
+/** How many timeline events a sync gives per room. */
+export function timelineLimit(filter: Filter): number {
+  return Math.min(filter.room?.timeline?.limit ?? 10, 100);
 }
 
 /**
@@ -31,17 +45,19 @@ export interface RoomWindow {
  */
 export async function roomTimeline(db: Knex, viewer: Viewer, w: RoomWindow, filter: Filter): Promise<RoomTimelineSection> {
   const timelineFilter = filter.room?.timeline;
-  const limit = Math.min(timelineFilter?.limit ?? 10, 100);
-  const rules = await VisibilityRules.load(db, w.roomId, viewer.userId);
-  const fetched = await eventsRepo.roomEventsBetween(db, w.roomId, {
-    ...(w.since !== undefined ? { after: w.since } : {}),
-    upTo: w.upTo,
-    limit: limit + 1,
-    backwards: true,
-  });
+  const limit = timelineLimit(filter);
+  const rules = w.joinedThroughout && w.since !== undefined ? undefined : await VisibilityRules.load(db, w.roomId, viewer.userId);
+  const fetched =
+    w.prefetched ??
+    (await eventsRepo.roomEventsBetween(db, w.roomId, {
+      ...(w.since !== undefined ? { after: w.since } : {}),
+      upTo: w.upTo,
+      limit: limit + 1,
+      backwards: true,
+    }));
   const limited = fetched.length > limit;
   const window = fetched.slice(0, limit).reverse();
-  const visible = rules.filter(window).filter((e) => matchesEventFilter(timelineFilter, e.pdu.type, e.pdu.sender));
+  const visible = (rules ? rules.filter(window) : window).filter((e) => matchesEventFilter(timelineFilter, e.pdu.type, e.pdu.sender));
   const startPos = window[0] ? window[0].streamPos - 1 : w.upTo;
 
   let state: StoredEvent[] = [];
@@ -68,5 +84,6 @@ export async function roomTimeline(db: Knex, viewer: Viewer, w: RoomWindow, filt
     },
     state: { events: await toClientEvents(db, state, viewer, { withRoomId: false }) },
     stored: visible,
+    membersChanged: w.since === undefined || w.fullState || limited || window.some((e) => e.pdu.type === 'm.room.member'),
   };
 }

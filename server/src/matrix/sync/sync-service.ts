@@ -2,12 +2,12 @@ import type { Knex } from 'knex';
 import type { NotifyBus } from '../../notify/bus.ts';
 import * as accountDataRepo from '../../storage/account-data.ts';
 import * as eventsRepo from '../../storage/events.ts';
-import * as membershipsRepo from '../../storage/memberships.ts';
 import * as receiptsRepo from '../../storage/receipts.ts';
+import * as syncQueries from '../../storage/sync-queries.ts';
 import { strippedState, type Viewer } from '../timeline/client-format.ts';
 import type { TypingService } from '../typing/typing-service.ts';
 import { matchesEventFilter, roomAllowed, type Filter } from './filters.ts';
-import { roomTimeline } from './joined-room.ts';
+import { roomTimeline, timelineLimit } from './joined-room.ts';
 import { roomSummaries } from './summary.ts';
 import { formatSyncToken, parseSyncToken, type SyncToken } from './tokens.ts';
 
@@ -57,12 +57,22 @@ export class SyncService {
     const { db, typing } = this.#deps;
     const filter = req.filter;
     const userId = viewer.userId;
-    const memberships = await membershipsRepo.roomsOfUser(db, userId, ['join', 'invite', 'leave', 'ban', 'knock']);
+    // One query tells the rooms, which of them changed, their unread counts and latest events;
+    // the rest is read only where needed.
+    const overview = await syncQueries.roomsOfUserWithChanges(
+      db,
+      userId,
+      ['join', 'invite', 'leave', 'ban', 'knock'],
+      since?.pos ?? -1,
+      now.pos,
+      timelineLimit(filter) + 1,
+    );
+    const memberships = overview.rooms;
     const joinedIds = memberships.filter((m) => m.membership === 'join').map((m) => m.room_id);
     const watchRooms = new Set(joinedIds);
     const roomFilter = filter.room;
 
-    const accountData = await accountDataRepo.accountDataBetween(db, userId, since?.pos ?? -1, now.pos);
+    const accountData = overview.accountDataChanged ? await accountDataRepo.accountDataBetween(db, userId, since?.pos ?? -1, now.pos) : [];
     const roomAccountData = new Map<string, Json[]>();
     const globalAccountData: Json[] = [];
     for (const a of accountData) {
@@ -74,19 +84,23 @@ export class SyncService {
       }
     }
 
-    const receipts = await receiptsRepo.receiptsBetween(db, joinedIds, since?.pos ?? -1, now.pos);
+    const withReceipts = memberships.filter((m) => m.has_receipts).map((m) => m.room_id);
+    const receipts = await receiptsRepo.receiptsBetween(db, withReceipts, since?.pos ?? -1, now.pos);
     const receiptsByRoom = new Map<string, receiptsRepo.ReceiptRow[]>();
     for (const r of receipts) {
       if (r.receipt_type === 'm.read.private' && r.user_id !== userId) continue;
       receiptsByRoom.set(r.room_id, [...(receiptsByRoom.get(r.room_id) ?? []), r]);
     }
-    const withEvents = since ? await eventsRepo.roomsWithEventsBetween(db, joinedIds, since.pos, now.pos) : new Set(joinedIds);
+    const withEvents = since ? new Set(memberships.filter((m) => m.has_events).map((m) => m.room_id)) : new Set(joinedIds);
 
     const join: Record<string, Json> = {};
     const invite: Record<string, Json> = {};
     const leave: Record<string, Json> = {};
     const unreadAfter = new Map<string, number>();
     const joinedPos = new Map<string, number>();
+    // Summaries go with rooms new to the client and rooms whose membership may have changed;
+    // otherwise the client keeps the last one (the spec lets unchanged fields be left out).
+    const needSummary = new Set<string>();
 
     for (const m of memberships) {
       if (!roomAllowed(roomFilter, m.room_id)) continue;
@@ -106,8 +120,18 @@ export class SyncService {
         // The user was not joined at `since`: the room is new to this client, give it whole.
         const newlyJoined = since !== undefined && changedMembership && !(await wasJoinedAt(db, m.room_id, userId, since.pos));
         const section = hasTimeline || newlyJoined
-          ? await roomTimeline(db, viewer, { roomId: m.room_id, since: newlyJoined ? undefined : since?.pos, upTo: now.pos, typingSerial: now.typing, fullState: req.fullState }, filter)
+          ? await roomTimeline(db, viewer, {
+              roomId: m.room_id,
+              since: newlyJoined ? undefined : since?.pos,
+              upTo: now.pos,
+              typingSerial: now.typing,
+              fullState: req.fullState,
+              joinedThroughout: since !== undefined && !changedMembership,
+              // The overview fetched the window (since, now] already.
+              prefetched: newlyJoined ? undefined : m.recent,
+            }, filter)
           : undefined;
+        if (since === undefined || newlyJoined || section?.membersChanged) needSummary.add(m.room_id);
         join[m.room_id] = {
           timeline: section?.timeline ?? { events: [], limited: false, prev_batch: formatSyncToken(now) },
           state: section?.state ?? { events: [] },
@@ -136,10 +160,13 @@ export class SyncService {
     // Unread counts for the rooms being sent: events from others after the last read receipt.
     const roomsSent = Object.keys(join);
     if (roomsSent.length > 0) {
-      const read = await receiptsRepo.readUpTo(db, userId, roomsSent);
-      for (const r of roomsSent) unreadAfter.set(r, read.get(r) ?? joinedPos.get(r) ?? 0);
-      const counts = await eventsRepo.countUnread(db, userId, unreadAfter);
-      const summaries = await roomSummaries(db, userId, roomsSent);
+      const counts = new Map<string, number>();
+      for (const m of memberships) if (m.unread !== undefined) counts.set(m.room_id, m.unread);
+      // Rooms sent for typing or account data only: their counts were not part of the overview.
+      for (const r of roomsSent) if (!counts.has(r)) unreadAfter.set(r, joinedPos.get(r) ?? 0);
+      if (unreadAfter.size > 0) for (const [r, n] of await syncQueries.unreadCounts(db, userId, unreadAfter)) counts.set(r, n);
+      const summaryRooms = roomsSent.filter((r) => needSummary.has(r));
+      const summaries = summaryRooms.length > 0 ? await roomSummaries(db, userId, summaryRooms) : new Map<string, Record<string, unknown>>();
       for (const r of roomsSent) {
         join[r]!.unread_notifications = { notification_count: counts.get(r) ?? 0, highlight_count: 0 };
         join[r]!.summary = summaries.get(r) ?? {};

@@ -1,14 +1,10 @@
 import type { Knex } from 'knex';
-import { MatrixError, forbidden, notFound } from '../../errors.ts';
+import { MatrixError, badJson, forbidden } from '../../errors.ts';
 import type { NotifyBus } from '../../notify/bus.ts';
 import * as eventsRepo from '../../storage/events.ts';
-import * as membershipsRepo from '../../storage/memberships.ts';
-import * as roomsRepo from '../../storage/rooms.ts';
-import * as stateRepo from '../../storage/room-state.ts';
-import { nextStreamPos } from '../../storage/stream.ts';
 import * as txnRepo from '../../storage/txn-ids.ts';
 import { authEventKeys, checkEventAuth } from '../events/auth-rules.ts';
-import { canonicalJson } from '../events/canonical-json.ts';
+import { CanonicalJsonError, canonicalJson } from '../events/canonical-json.ts';
 import { computeEventId } from '../events/hashes.ts';
 import { stateMapKey, type JsonObject, type Pdu, type RoomVersion, type StateMap } from '../events/pdu.ts';
 import { redactEvent } from '../events/redaction.ts';
@@ -25,8 +21,12 @@ export interface NewEvent {
 }
 
 export interface AppendOptions {
-  /** Idempotency of PUT /send and /state: (device, txn id). */
-  txn?: { deviceId: string; txnId: string };
+  /**
+   * Idempotency of PUT /send and /redact: (device, txn id, path). `path` names the request
+   * without its txn id (endpoint, room, type or target): the spec counts a retransmission only
+   * for the same txn id on the same path.
+   */
+  txn?: { deviceId: string; txnId: string; path: string };
   /** Runs first inside the transaction (room creation inserts the room row here). */
   before?: (trx: Knex.Transaction) => Promise<void>;
   /** Extra checks against the state before each event (client API rules beyond auth rules). */
@@ -40,6 +40,14 @@ export interface EventWriterDeps {
   signingKey: SigningKey;
 }
 
+/** The deduplication key of a transaction: its path (length-prefixed: unambiguous), then its id. */
+function txnKey(txn: { txnId: string; path: string }): string {
+  return `${txn.path.length}:${txn.path}:${txn.txnId}`;
+}
+
+/** Write transactions that may run at once in this process (the pool has 10 connections). */
+const MAX_CONCURRENT_WRITES = 4;
+
 /** Largest event the spec allows, as sent over federation (canonical JSON, with signatures). */
 export const MAX_EVENT_BYTES = 65_536;
 
@@ -51,9 +59,23 @@ export const MAX_EVENT_BYTES = 65_536;
  */
 export class EventWriter {
   readonly #deps: EventWriterDeps;
+  // Appends to one room queue here first: a transaction waiting for the room lock would hold a
+  // pooled connection that reads (syncs) need. The advisory lock still orders processes.
+  readonly #roomTails = new Map<string, Promise<void>>();
+  // Write transactions at once: they queue on stream_head anyway, and each one holds a pooled
+  // connection; more of them would only starve the reads (syncs) of connections.
+  #activeWrites = 0;
+  readonly #writeWaiters: Array<() => void> = [];
+
+  readonly #listeners: Array<(events: Pdu[]) => void> = [];
 
   constructor(deps: EventWriterDeps) {
     this.#deps = deps;
+  }
+
+  /** Called after each commit with the events written (alerts watch for reactions and replies). */
+  onAppended(listener: (events: Pdu[]) => void): void {
+    this.#listeners.push(listener);
   }
 
   async append(roomId: string, events: NewEvent[], options: AppendOptions = {}): Promise<Pdu[]> {
@@ -62,11 +84,11 @@ export class EventWriter {
     const users = new Set<string>();
     let lastPos = 0;
     let replayed: Pdu[] | undefined;
-    await db.transaction(async (trx) => {
+    await this.#oneAtATime(roomId, () => this.#withWriteSlot(() => db.transaction(async (trx) => {
       // One writer per room at a time, also across processes sharing a PostgreSQL.
       await trx.raw('SELECT pg_advisory_xact_lock(hashtext(?))', [roomId]);
       if (options.txn) {
-        const existing = await txnRepo.findTxn(trx, events[0]!.sender, options.txn.deviceId, options.txn.txnId);
+        const existing = await txnRepo.findTxn(trx, events[0]!.sender, options.txn.deviceId, txnKey(options.txn));
         if (existing) {
           const stored = await eventsRepo.findEvent(trx, existing);
           if (stored) {
@@ -76,10 +98,11 @@ export class EventWriter {
         }
       }
       if (options.before) await options.before(trx);
-      const room = await roomsRepo.findRoom(trx, roomId);
-      if (!room) throw notFound('Unknown room.');
-      const version = room.room_version as RoomVersion;
-      const latest = await eventsRepo.latestRoomEvent(trx, roomId);
+      const head = await eventsRepo.roomHead(trx, roomId);
+      // Sending into a room that does not exist is sending into a room one is not in (spec: 403).
+      if (!head) throw forbidden('You are not in this room.');
+      const version = head.room_version as RoomVersion;
+      const latest = head.latest;
       let prev = latest ? [latest.event_id] : [];
       let depth = latest ? latest.depth + 1 : 1;
       // State written earlier in this same batch (room creation) overrides the stored state.
@@ -125,35 +148,66 @@ export class EventWriter {
         depth += 1;
       }
 
-      for (const { pdu } of prepared) {
-        const pos = await nextStreamPos(trx);
-        lastPos = pos;
-        await eventsRepo.insertEvent(trx, pdu, pos, options.txn && pdu.sender === events[0]!.sender ? options.txn : undefined);
-        if (pdu.state_key !== undefined) {
-          await stateRepo.upsertCurrentState(trx, { room_id: roomId, type: pdu.type, state_key: pdu.state_key, event_id: pdu.event_id, stream_pos: pos });
-          if (pdu.type === 'm.room.member') {
-            const membership = String(pdu.content.membership) as membershipsRepo.Membership;
-            await membershipsRepo.upsertMembership(trx, { room_id: roomId, user_id: pdu.state_key, membership, event_id: pdu.event_id, stream_pos: pos });
-            users.add(pdu.state_key);
-          }
-        }
-        if (pdu.type === 'm.room.redaction') await this.#applyRedaction(trx, pdu, version);
-        written.push(pdu);
-      }
+      // Everything that needs no stream position first: the positions are taken last, in the
+      // same statement as the inserts (stream_head stays locked until the commit).
       if (options.txn) {
         const inserted = await txnRepo.insertTxn(trx, {
           user_id: events[0]!.sender,
           device_id: options.txn.deviceId,
-          txn_id: options.txn.txnId,
-          event_id: written[0]!.event_id,
+          txn_id: txnKey(options.txn),
+          event_id: prepared[0]!.pdu.event_id,
           created_ts: Date.now(),
         });
         if (!inserted) throw new MatrixError(409, 'M_UNKNOWN', 'Concurrent request with the same transaction id.');
       }
-    });
+      for (const { pdu } of prepared) {
+        if (pdu.type === 'm.room.redaction') await this.#applyRedaction(trx, pdu, version);
+        if (pdu.type === 'm.room.member' && pdu.state_key !== undefined) users.add(pdu.state_key);
+        written.push(pdu);
+      }
+      const positions = await eventsRepo.insertEventsAtNextPositions(
+        trx,
+        prepared.map(({ pdu }) => ({
+          pdu,
+          txn: options.txn && pdu.sender === events[0]!.sender ? { deviceId: options.txn.deviceId, txnId: options.txn.txnId } : undefined,
+        })),
+      );
+      lastPos = positions.at(-1) ?? 0;
+    })));
     if (replayed) return replayed;
     bus.publish({ pos: lastPos, rooms: [roomId], users });
+    for (const listener of this.#listeners) listener(written);
     return written;
+  }
+
+  /** Runs `fn` after every earlier call for the same room has finished. */
+  async #oneAtATime<T>(roomId: string, fn: () => Promise<T>): Promise<T> {
+    const previous = this.#roomTails.get(roomId) ?? Promise.resolve();
+    const run = previous.then(fn);
+    const tail = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.#roomTails.set(roomId, tail);
+    try {
+      return await run;
+    } finally {
+      if (this.#roomTails.get(roomId) === tail) this.#roomTails.delete(roomId);
+    }
+  }
+
+  /** Runs `fn` when fewer than MAX_CONCURRENT_WRITES write transactions are running. */
+  async #withWriteSlot<T>(fn: () => Promise<T>): Promise<T> {
+    if (this.#activeWrites < MAX_CONCURRENT_WRITES) this.#activeWrites++;
+    else await new Promise<void>((resolve) => this.#writeWaiters.push(resolve));
+    try {
+      return await fn();
+    } finally {
+      // Hand the slot straight to the next waiter, if any.
+      const next = this.#writeWaiters.shift();
+      if (next) next();
+      else this.#activeWrites--;
+    }
   }
 
   /** The state entries the auth rules look at for `draft`, as of now. */
@@ -161,6 +215,8 @@ export class EventWriter {
     const keys = authEventKeys(draft);
     // The power levels decide most things; join rules matter for joins and invites.
     keys.push(['m.room.power_levels', ''], ['m.room.join_rules', ''], ['m.room.create', '']);
+    // The state event this one replaces: its content becomes unsigned.prev_content.
+    if (draft.state_key !== undefined) keys.push([draft.type, draft.state_key]);
     const state: StateMap = new Map();
     const missing: Array<[string, string]> = [];
     for (const [type, key] of keys) {
@@ -171,13 +227,7 @@ export class EventWriter {
       else missing.push([type, key]);
     }
     if (missing.length > 0) {
-      const rows = await trx('current_state')
-        .where('room_id', roomId)
-        .where((q) => {
-          for (const [type, key] of missing) q.orWhere((w) => w.where({ type, state_key: key }));
-        })
-        .select('event_id');
-      const stored = await eventsRepo.findEventsByIds(trx, rows.map((r: { event_id: string }) => r.event_id));
+      const stored = await eventsRepo.currentStateEvents(trx, roomId, missing);
       for (const e of stored) {
         const k = stateMapKey(e.pdu.type, e.pdu.state_key ?? '');
         if (!state.has(k)) state.set(k, e.pdu);
@@ -189,7 +239,14 @@ export class EventWriter {
   #finish(draft: Pdu, version: RoomVersion): Pdu {
     const { serverName, signingKey } = this.#deps;
     const { event_id: _unused, ...withoutId } = draft;
-    const signed = signEvent(withoutId, serverName, signingKey, version);
+    let signed: ReturnType<typeof signEvent>;
+    try {
+      signed = signEvent(withoutId, serverName, signingKey, version);
+    } catch (err) {
+      // Floats, integers beyond 2^53, lone surrogates: not canonical JSON, so not an event.
+      if (err instanceof CanonicalJsonError) throw badJson(`Event content is not canonical JSON: ${err.message}`);
+      throw err;
+    }
     const size = Buffer.byteLength(canonicalJson(signed), 'utf8');
     if (size > MAX_EVENT_BYTES) throw new MatrixError(413, 'M_TOO_LARGE', `Event is ${size} bytes; the limit is ${MAX_EVENT_BYTES}.`);
     return { ...signed, event_id: computeEventId(signed, version) } as Pdu;

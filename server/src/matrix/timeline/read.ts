@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import { forbidden, notFound } from '../../errors.ts';
+import { MatrixError, forbidden, notFound } from '../../errors.ts';
 import * as eventsRepo from '../../storage/events.ts';
 import type { StoredEvent } from '../../storage/events.ts';
 import * as roomsRepo from '../../storage/rooms.ts';
@@ -54,7 +54,10 @@ export class TimelineReader {
   }
 
   async event(viewer: Viewer, roomId: string, eventId: string): Promise<ClientEvent> {
-    const access = await this.access(viewer.userId, roomId);
+    // Spec: 404 also when the user may not read the room; no telling rooms apart.
+    const access = await this.access(viewer.userId, roomId).catch((err: unknown) => {
+      throw err instanceof MatrixError && err.errcode === 'M_FORBIDDEN' ? notFound('Event not found.') : err;
+    });
     const e = await eventsRepo.findEvent(this.#db, eventId);
     if (!e || e.pdu.room_id !== roomId || e.streamPos > access.upTo || !access.rules.canSee(e)) {
       throw notFound('Event not found.');

@@ -35,7 +35,7 @@ function intParam(v: string | undefined, fallback: number, name: string): number
 export function timelineRoutes(s: Services): RouteDef[] {
   const send = async (userId: string, deviceId: string, roomId: string, type: string, content: JsonObject, txnId: string) => {
     s.limits.send.take(userId);
-    const [event] = await s.writer.append(roomId, [{ type, sender: userId, content }], { txn: { deviceId, txnId } });
+    const [event] = await s.writer.append(roomId, [{ type, sender: userId, content }], { txn: { deviceId, txnId, path: `send/${roomId}/${type}` } });
     return { event_id: event!.event_id };
   };
 
@@ -72,7 +72,7 @@ export function timelineRoutes(s: Services): RouteDef[] {
           roomId,
           [{ type: 'm.room.redaction', sender: requester.userId, content, redacts: params.eventId! }],
           {
-            txn: { deviceId: requester.deviceId, txnId: checkTxn(params.txnId!) },
+            txn: { deviceId: requester.deviceId, txnId: checkTxn(params.txnId!), path: `redact/${roomId}/${params.eventId!}` },
             check: (_ev, stateBefore: StateMap) => {
               // The redact power level applies to other people's events (spec, client API).
               if (target && target.pdu.room_id === roomId && !canRedact(stateBefore, requester.userId, target.pdu.sender)) {

@@ -9,7 +9,8 @@ import type { StoredEvent } from '../../storage/events.ts';
  * - the user was joined, or
  * - the room was shared and the user joined at some point at or after it, or
  * - the room was invited and the user was invited (or joined).
- * The user's own membership events are always judged by the membership they set.
+ * The user's own membership events are judged by the membership they set, and their own
+ * leave, kick or ban is always visible to them after a join or an invite.
  */
 export class VisibilityRules {
   readonly #memberships: StoredEvent[];
@@ -35,7 +36,11 @@ export class VisibilityRules {
     const visibility = latestBefore(this.#visibility, pos)?.pdu.content.history_visibility ?? 'shared';
     if (visibility === 'world_readable') return true;
     const own = e.pdu.type === 'm.room.member' && e.pdu.state_key === this.#userId;
-    const membership = own ? e.pdu.content.membership : (latestBefore(this.#memberships, pos)?.pdu.content.membership ?? 'leave');
+    const before = latestBefore(this.#memberships, pos)?.pdu.content.membership ?? 'leave';
+    // Leaving, being kicked or banned, rejecting an invite: the user sees it, or the room
+    // never visibly ends for their client (as Synapse does).
+    if (own && (e.pdu.content.membership === 'leave' || e.pdu.content.membership === 'ban') && (before === 'join' || before === 'invite')) return true;
+    const membership = own ? e.pdu.content.membership : before;
     if (membership === 'join') return true;
     if (visibility === 'shared') return this.#memberships.some((m) => m.streamPos > pos && m.pdu.content.membership === 'join');
     if (visibility === 'invited') return membership === 'invite';

@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
 import * as core from './001_core.ts';
+import * as crisis from './002_crisis.ts';
 
 interface Migration {
   up(db: Knex): Promise<void>;
@@ -8,7 +9,10 @@ interface Migration {
 
 // Listed here rather than discovered on disk: the same list runs on PGlite and PostgreSQL,
 // and type-stripped .ts files need no loader.
-const migrations: Array<[string, Migration]> = [['001_core', core]];
+const migrations: Array<[string, Migration]> = [
+  ['001_core', core],
+  ['002_crisis', crisis],
+];
 
 export const migrationSource: Knex.MigrationSource<[string, Migration]> = {
   getMigrations: async () => migrations,

@@ -1,0 +1,50 @@
+import type { AlertRow, RecipientRow } from '../../storage/alerts.ts';
+import type { DeliveryRow } from '../../storage/alert-deliveries.ts';
+
+/** Delivery states as the API shows them: 'sending' is an internal claim, shown as pending. */
+function publicState(d: DeliveryRow): string {
+  return d.state === 'sending' ? 'pending' : d.state;
+}
+
+export function alertState(alert: AlertRow, recipients: RecipientRow[], now: number): string {
+  if (alert.state !== 'active') return alert.state;
+  if (alert.expires_ts <= now) return 'expired';
+  if (recipients.length > 0 && recipients.every((r) => r.acknowledged_ts !== null)) return 'acknowledged';
+  return 'active';
+}
+
+/** The JSON of GET /_tocsin/v1/alerts/{id}. */
+export function alertStatusJson(alert: AlertRow, recipients: RecipientRow[], deliveries: DeliveryRow[], now = Date.now()): Record<string, unknown> {
+  const byUser = new Map<string, DeliveryRow[]>();
+  for (const d of deliveries) byUser.set(d.user_id, [...(byUser.get(d.user_id) ?? []), d]);
+  const acknowledged = recipients.filter((r) => r.acknowledged_ts !== null);
+  return {
+    alert_id: alert.alert_id,
+    state: alertState(alert, recipients, now),
+    severity: alert.severity,
+    title: alert.title,
+    body: alert.body,
+    drill: alert.drill,
+    sender: alert.sender,
+    audience: alert.audience,
+    escalation: alert.escalation,
+    ...(alert.rollcall ? { rollcall: alert.rollcall } : {}),
+    created_at: alert.created_ts,
+    expires_at: alert.expires_ts,
+    counts: { recipients: recipients.length, acknowledged: acknowledged.length, pending: recipients.length - acknowledged.length },
+    recipients: recipients.map((r) => ({
+      user_id: r.user_id,
+      acknowledged_at: r.acknowledged_ts,
+      ack_channel: r.ack_channel,
+      ...(r.acknowledged_ts !== null ? { time_to_ack_ms: r.acknowledged_ts - alert.created_ts } : {}),
+      ...(r.rollcall_answer !== null ? { rollcall_answer: r.rollcall_answer } : {}),
+      deliveries: (byUser.get(r.user_id) ?? []).map((d) => ({
+        channel: d.channel,
+        step: d.step,
+        state: publicState(d),
+        at: d.state === 'pending' || d.state === 'held' ? d.due_ts : (d.sent_ts ?? d.updated_ts),
+        ...(d.last_error ? { error: d.last_error } : {}),
+      })),
+    })),
+  };
+}
