@@ -87,7 +87,8 @@ export async function buildServices(config: Config, log: Logger, db: Knex, signi
     },
     deactivateUser: async (userId) => {
       await accounts.deactivate(userId);
-      for (const roomId of await membership.joinedRooms(rooms, userId)) {
+      // Out of every room, and every pending invite rejected (as Synapse does).
+      for (const roomId of await membership.roomsWith(rooms, userId, ['join', 'invite'])) {
         await membership.leave(rooms, userId, roomId).catch((err: unknown) => log.warn({ err, roomId, userId }, 'leave on deactivation failed'));
       }
     },

@@ -69,7 +69,7 @@ export async function leave(ctx: RoomContext, userId: string, roomId: string, re
 export async function invite(ctx: RoomContext, sender: string, roomId: string, target: string, reason?: string): Promise<void> {
   const resolved = await actingRoom(ctx, roomId);
   const current = await membershipsRepo.membershipOf(ctx.db, resolved, target);
-  // Inviting again is a no-op, like Synapse; for a sender not in the room too, the auth rules say no.
+  // Inviting again is a no-op (like Synapse) for a joined sender; anyone else gets the auth rules' answer.
   if (current?.membership === 'invite' && (await membershipsRepo.membershipOf(ctx.db, resolved, sender))?.membership === 'join') return;
   if (current?.membership === 'join') throw forbidden(`${target} is already in the room.`);
   await setMembership(ctx, resolved, sender, target, 'invite', { reason });
@@ -118,5 +118,9 @@ export async function refreshProfileInRooms(ctx: RoomContext, userId: string): P
 }
 
 export async function joinedRooms(ctx: RoomContext, userId: string): Promise<string[]> {
-  return (await membershipsRepo.roomsOfUser(ctx.db, userId, ['join'])).map((r) => r.room_id);
+  return roomsWith(ctx, userId, ['join']);
+}
+
+export async function roomsWith(ctx: RoomContext, userId: string, memberships: membershipsRepo.Membership[]): Promise<string[]> {
+  return (await membershipsRepo.roomsOfUser(ctx.db, userId, memberships)).map((r) => r.room_id);
 }
