@@ -15,6 +15,7 @@
  *   BENCH_DB=both|postgres|pglite  BENCH_SECONDS=30  BENCH_RATE=200  BENCH_MAX_SECONDS=15
  *   BENCH_USERS=200  BENCH_ROOMS=20  BENCH_LANES=32  BENCH_PG_URL=postgres://postgres@127.0.0.1:5432/test
  *   BENCH_CPU_PROF=<dir> (runs the server with --cpu-prof into that directory)
+ *   BENCH_NODE_ARGS="..." (node options for the server process)
  *   BENCH_OUT=<dir> (where results go; default server/bench/results)
  */
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
@@ -62,6 +63,8 @@ const cfg = {
   lanes: Math.floor(numberSetting('BENCH_LANES', 32)),
   pgUrl: setting('BENCH_PG_URL', 'postgres://postgres@127.0.0.1:5432/test'),
   cpuProf: setting('BENCH_CPU_PROF', ''),
+  /** Extra node options for the server process (e.g. --max-semi-space-size=4). */
+  nodeArgs: setting('BENCH_NODE_ARGS', '').trim(),
   out: setting('BENCH_OUT', path.join(serverDir, 'bench', 'results')),
 };
 if (!['both', 'postgres', 'pglite'].includes(cfg.db)) throw new Error('BENCH_DB must be both, postgres or pglite');
@@ -112,6 +115,9 @@ interface PhaseResult {
   loadgen_cpu_pct: number;
   /** Everything else busy on the machine meanwhile (other processes, steal), % of one core. */
   other_cpu_pct: number;
+  /** Server CPU per (event, recipient) delivered, sends included: comparable across noisy runs. */
+  server_cpu_ms_per_delivery: number;
+  postgres_cpu_ms_per_delivery?: number;
   server_peak_rss_mb: number;
   server_rss_mb: number;
 }
@@ -122,13 +128,17 @@ interface DbResult {
   rate: PhaseResult;
   max: PhaseResult & { lanes: number };
   server_peak_rss_mb: number;
+  send_errors: Record<string, number>;
 }
 
 const round = (n: number, d = 1) => (Number.isFinite(n) ? Math.round(n * 10 ** d) / 10 ** d : n);
 
 async function runDatabase(kind: 'postgres' | 'pglite', logDir: string): Promise<DbResult> {
   const database = await freshDatabase(kind, cfg.pgUrl);
-  const nodeArgs = cfg.cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(cfg.cpuProf)}`, `--cpu-prof-name=server-${kind}-${Date.now()}.cpuprofile`] : [];
+  const nodeArgs = [
+    ...(cfg.nodeArgs ? cfg.nodeArgs.split(/\s+/) : []),
+    ...(cfg.cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(cfg.cpuProf)}`, `--cpu-prof-name=server-${kind}-${Date.now()}.cpuprofile`] : []),
+  ];
   let server: ServerProcess | undefined;
   const agent = makeAgent(cfg.users + cfg.lanes + 64);
   const stopSync = new AbortController();
@@ -197,6 +207,8 @@ async function runDatabase(kind: 'postgres' | 'pglite', logDir: string): Promise
     log(`${kind}: set up in ${round(setupSeconds)} s (${cfg.users} users, ${cfg.rooms} rooms of ${MEMBERS}); rate phase: ${cfg.rate} msg/s for ${cfg.seconds} s`);
 
     let outstanding = 0;
+    /** Failed sends by error message (the first 160 characters). */
+    const sendErrors = new Map<string, number>();
     const send = (seq: number, phase: Sent['phase']): Promise<void> => {
       const room = seq % cfg.rooms;
       const sender = membersOf(room)[Math.floor(seq / cfg.rooms) % MEMBERS]!;
@@ -212,8 +224,10 @@ async function runDatabase(kind: 'postgres' | 'pglite', logDir: string): Promise
           entry.responseAt = performance.now();
           entry.ok = true;
         },
-        () => {
+        (err: unknown) => {
           entry.responseAt = performance.now();
+          const msg = err instanceof Error ? err.message.slice(0, 160) : String(err);
+          sendErrors.set(msg, (sendErrors.get(msg) ?? 0) + 1);
         },
       ).finally(() => {
         outstanding--;
@@ -261,7 +275,7 @@ async function runDatabase(kind: 'postgres' | 'pglite', logDir: string): Promise
         seconds: round(elapsed, 2),
         sends_attempted: attempted,
         sends_ok: ok.length,
-        send_errors: mine.length - ok.length,
+        send_errors: mine.length - ok.length - skipped,
         sends_skipped: skipped,
         sends_per_s: round(ok.length / elapsed),
         send_ms: { p50: round(percentile(sendMs, 50)), p99: round(percentile(sendMs, 99)), max: round(sendMs.at(-1) ?? NaN) },
@@ -286,8 +300,14 @@ async function runDatabase(kind: 'postgres' | 'pglite', logDir: string): Promise
         ),
         server_peak_rss_mb: round(mem.peakRssMb),
         server_rss_mb: round(mem.rssMb),
+        server_cpu_ms_per_delivery: 0,
       };
-      if (kind === 'postgres') result.postgres_cpu_pct = round(((pg1 - pg0) / elapsed) * 100);
+      const delivered = Math.max(1, latencies.length);
+      result.server_cpu_ms_per_delivery = round(((cpu1 - cpu0) * 1000) / delivered, 3);
+      if (kind === 'postgres') {
+        result.postgres_cpu_pct = round(((pg1 - pg0) / elapsed) * 100);
+        result.postgres_cpu_ms_per_delivery = round(((pg1 - pg0) * 1000) / delivered, 3);
+      }
       return result;
     };
 
@@ -338,7 +358,15 @@ async function runDatabase(kind: 'postgres' | 'pglite', logDir: string): Promise
     stopSync.abort();
     await Promise.all(syncing);
     const peak = memoryOf(srv.pid).peakRssMb;
-    return { database: kind, setup_seconds: round(setupSeconds), rate, max: { ...max, lanes: cfg.lanes }, server_peak_rss_mb: round(peak) };
+    if (sendErrors.size > 0) log(`${kind}: send errors: ${JSON.stringify(Object.fromEntries(sendErrors))}`);
+    return {
+      database: kind,
+      setup_seconds: round(setupSeconds),
+      rate,
+      max: { ...max, lanes: cfg.lanes },
+      server_peak_rss_mb: round(peak),
+      send_errors: Object.fromEntries(sendErrors),
+    };
   } finally {
     stopSync.abort();
     await server?.stop();
@@ -352,7 +380,7 @@ function log(msg: string): void {
 }
 
 function table(results: DbResult[]): string {
-  const head = ['database', 'phase', 'sends/s', 'delivered/s', 'p50 ms', 'p99 ms', 'max ms', 'send p99 ms', 'missing', 'server CPU %', 'postgres CPU %', 'loadgen CPU %', 'other CPU %', 'peak RSS MB'];
+  const head = ['database', 'phase', 'sends/s', 'delivered/s', 'p50 ms', 'p99 ms', 'max ms', 'send p99 ms', 'missing', 'server CPU %', 'postgres CPU %', 'loadgen CPU %', 'other CPU %', 'server CPU ms/delivery', 'peak RSS MB'];
   const rows = results.flatMap((r) =>
     (['rate', 'max'] as const).map((phase) => {
       const p = r[phase];
@@ -370,6 +398,7 @@ function table(results: DbResult[]): string {
         p.postgres_cpu_pct === undefined ? '-' : String(p.postgres_cpu_pct),
         String(p.loadgen_cpu_pct),
         String(p.other_cpu_pct),
+        String(p.server_cpu_ms_per_delivery),
         String(p.server_peak_rss_mb),
       ];
     }),
@@ -434,7 +463,7 @@ async function main(): Promise<void> {
     '',
     table(results),
     '',
-    ...results.map((r) => `- ${r.database}: set up in ${r.setup_seconds} s; syncs answered ${r.rate.syncs_answered} (rate) / ${r.max.syncs_answered} (max); limited timelines ${r.rate.limited_timelines} / ${r.max.limited_timelines}; send errors ${r.rate.send_errors} / ${r.max.send_errors}`),
+    ...results.map((r) => `- ${r.database}: set up in ${r.setup_seconds} s; syncs answered ${r.rate.syncs_answered} (rate) / ${r.max.syncs_answered} (max); limited timelines ${r.rate.limited_timelines} / ${r.max.limited_timelines}; send errors ${r.rate.send_errors} / ${r.max.send_errors}; sends skipped (over ${MAX_OUTSTANDING} in flight) ${r.rate.sends_skipped}`),
     '',
     '## Aims',
     '',

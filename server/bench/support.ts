@@ -124,6 +124,8 @@ export async function startServerProcess(env: Record<string, string>, opts: { no
       ENABLE_REGISTRATION: 'true',
       RATE_LIMITS: 'off',
       LOG_LEVEL: 'warn',
+      // glibc's allocator tuning, when the operator sets it, applies to the server as well.
+      ...(process.env.MALLOC_ARENA_MAX ? { MALLOC_ARENA_MAX: process.env.MALLOC_ARENA_MAX } : {}),
       ...env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -58,6 +58,10 @@ export async function buildCrisisServices(s: Services, log: Logger, extraAdapter
     }
     defaultPlan = parsed.data;
   }
+  const leaseS = s.config.file.alerts?.lease_s;
+  if (leaseS !== undefined && (typeof leaseS !== 'number' || !Number.isFinite(leaseS) || leaseS < 1 || leaseS > 3600)) {
+    throw new ConfigError('alerts.lease_s: must be a number of seconds from 1 to 3600');
+  }
   const links = new AckLinks(await serverSecret(s.db, 'ack_links'), s.config.publicBaseUrl);
   let engine: EscalationEngine | undefined;
   const changed = (alertId: string, userIds: string[], pos?: number) =>
@@ -83,7 +87,7 @@ export async function buildCrisisServices(s: Services, log: Logger, extraAdapter
   const adapters = new Map<string, ChannelAdapter>(channels.adapters);
   adapters.set('matrix', new MatrixChannel(s.rooms, systemUser, log));
   for (const a of extraAdapters) adapters.set(a.name, a);
-  engine = new EscalationEngine({ db: s.db, log, adapters, links, changed });
+  engine = new EscalationEngine({ db: s.db, log, adapters, links, changed, ...(leaseS !== undefined ? { leaseMs: leaseS * 1000 } : {}) });
   s.writer.onAppended(watchMatrixAcks(s.db, alerts, systemUser, log));
   engine.start();
   return {

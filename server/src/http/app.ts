@@ -53,7 +53,9 @@ export function createApp(deps: AppDeps): express.Express {
       contentSecurityPolicy: false,
     }),
   );
-  app.use(compression({ threshold: 1024 }));
+  // From 512 bytes JSON shrinks by half or more (three alert feed frames: 590 -> 230 bytes);
+  // below, gzip's own 18 bytes and chunked framing eat the gain (one frame: 214 -> 199).
+  app.use(compression({ threshold: 512 }));
   app.use(matrixCors);
 
   const body = jsonBody(deps.maxBodyBytes);

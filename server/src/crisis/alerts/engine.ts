@@ -7,6 +7,7 @@ import * as contactsRepo from '../../storage/contacts.ts';
 import * as usersRepo from '../../storage/users.ts';
 import { PermanentChannelError, TransientChannelError, type ChannelAdapter, type Delivery } from '../channels/channel.ts';
 import type { AckLinks } from './ack-links.ts';
+import { OutcomeWriter } from './outcome-writer.ts';
 import { Semaphore } from './semaphore.ts';
 
 export interface EngineDeps {
@@ -15,10 +16,18 @@ export interface EngineDeps {
   adapters: ReadonlyMap<string, ChannelAdapter>;
   links: AckLinks;
   changed: (alertId: string, userIds: string[]) => void;
+  /**
+   * How long a claim holds without renewal (alerts.lease_s, 120 s by default): a live node
+   * renews the leases of what it is still dispatching; a dead node's claims are taken over
+   * once their lease has run out.
+   */
+  leaseMs?: number;
 }
 
-const LEASE_MS = 120_000;
+export const DEFAULT_LEASE_MS = 120_000;
 const BATCH = 2000;
+/** Batches dispatching at once: the next one is claimed and loaded while the first goes out. */
+const BATCHES_IN_FLIGHT = 2;
 const MAX_ATTEMPTS = 6;
 const IDLE_POLL_MS = 2000;
 const CONCURRENCY: Record<string, number> = { webpush: 256, email: 16, sms: 64, matrix: 4 };
@@ -27,15 +36,40 @@ function backoffMs(attempts: number): number {
   return Math.min(5000 * 2 ** Math.max(0, attempts - 1), 300_000);
 }
 
+/** Pushes further out the leases of claimed steps still being dispatched. */
+async function renewLeases(db: Knex, ids: number[], until: number): Promise<void> {
+  for (let i = 0; i < ids.length; i += 5000) {
+    await db('alert_deliveries').whereIn('id', ids.slice(i, i + 5000)).where('state', 'sending').update({ lease_until: until });
+  }
+}
+
+interface Work {
+  d: DeliveryRow;
+  adapter: ChannelAdapter;
+  delivery: Delivery;
+}
+
+/** A claimed batch, loaded and ready to dispatch. */
+interface Batch {
+  claimed: number;
+  work: Work[];
+  /** Steps settled without a dispatch (stale, unknown channel). */
+  settled: Promise<void>[];
+  touched: Map<string, Set<string>>;
+}
+
 /**
  * The escalation engine: claims due delivery steps from the database (FOR UPDATE SKIP LOCKED,
  * with a lease, so a crashed node's work is taken over), skips those whose recipient has
- * acknowledged, dispatches the rest through the channel adapters and records the outcome at
- * once: a step whose dispatch was recorded is never sent again.
+ * acknowledged, dispatches the rest through the channel adapters and records each outcome
+ * within milliseconds (in batches, see outcome-writer.ts): a step whose dispatch was recorded
+ * is never sent again.
  */
 export class EscalationEngine {
   readonly #d: EngineDeps;
+  readonly #leaseMs: number;
   readonly #limits = new Map<string, Semaphore>();
+  readonly #outcomes: OutcomeWriter;
   #timer: NodeJS.Timeout | undefined;
   #running: Promise<void> | undefined;
   #again = false;
@@ -43,6 +77,8 @@ export class EscalationEngine {
 
   constructor(deps: EngineDeps) {
     this.#d = deps;
+    this.#leaseMs = deps.leaseMs ?? DEFAULT_LEASE_MS;
+    this.#outcomes = new OutcomeWriter(deps.db, deps.log);
     for (const [name, size] of Object.entries(CONCURRENCY)) this.#limits.set(name, new Semaphore(size));
   }
 
@@ -76,88 +112,141 @@ export class EscalationEngine {
 
   async #loop(): Promise<void> {
     let next = IDLE_POLL_MS;
+    const dispatching = new Set<Promise<void>>();
     try {
       for (;;) {
         this.#again = false;
-        const claimed = await this.runOnce();
-        if (this.#stopped) return;
-        if (claimed < BATCH && !this.#again) break;
+        const batch = await this.#claim();
+        if (batch) {
+          const running: Promise<void> = this.#dispatchBatch(batch)
+            .catch((err: unknown) => {
+              if (!this.#stopped) this.#d.log.error({ err }, 'escalation engine batch failed');
+            })
+            .finally(() => dispatching.delete(running));
+          dispatching.add(running);
+        }
+        if (this.#stopped) break;
+        if ((batch?.claimed ?? 0) < BATCH && !this.#again) break;
+        if (dispatching.size >= BATCHES_IN_FLIGHT) await Promise.race(dispatching);
       }
+      await Promise.all(dispatching);
+      if (this.#stopped) return;
       const due = await deliveriesRepo.nextDueTs(this.#d.db);
       if (due !== undefined) next = Math.max(0, Math.min(IDLE_POLL_MS, due - Date.now()));
     } catch (err) {
       if (!this.#stopped) this.#d.log.error({ err }, 'escalation engine run failed');
+      await Promise.all(dispatching);
     }
+    // A wake() that came after the last claim is not left waiting for the next poll.
+    if (this.#again) next = 0;
     this.#schedule(next);
   }
 
   /** Claims and dispatches one batch; returns how many steps it claimed. */
   async runOnce(): Promise<number> {
+    const batch = await this.#claim();
+    if (batch) await this.#dispatchBatch(batch);
+    return batch?.claimed ?? 0;
+  }
+
+  /** Claims due steps and loads what their dispatch needs; undefined when nothing is due. */
+  async #claim(): Promise<Batch | undefined> {
     const { db } = this.#d;
     const now = Date.now();
-    const claimed = await deliveriesRepo.claimDue(db, now, LEASE_MS, BATCH);
-    if (claimed.length === 0) return 0;
+    const claimed = await deliveriesRepo.claimDue(db, now, this.#leaseMs, BATCH);
+    if (claimed.length === 0) return undefined;
 
     const alerts = new Map<string, alertsRepo.AlertRow | undefined>();
     const recipients = new Map<string, Map<string, alertsRepo.RecipientRow>>();
     for (const alertId of new Set(claimed.map((d) => d.alert_id))) {
       alerts.set(alertId, await alertsRepo.findAlert(db, alertId));
-      recipients.set(alertId, new Map((await alertsRepo.recipientsOf(db, alertId)).map((r) => [r.user_id, r])));
+      // Only the recipients of this batch: a fan-out to 10,000 is claimed in several batches.
+      const batchUsers = [...new Set(claimed.filter((d) => d.alert_id === alertId).map((d) => d.user_id))];
+      const rows: alertsRepo.RecipientRow[] = await db('alert_recipients').where({ alert_id: alertId }).whereIn('user_id', batchUsers);
+      recipients.set(alertId, new Map(rows.map((r) => [r.user_id, r])));
     }
     const userIds = [...new Set(claimed.map((d) => d.user_id))];
     const [users, contacts] = await Promise.all([usersRepo.findUsers(db, userIds), contactsRepo.contactsOf(db, userIds)]);
 
-    const sent: number[] = [];
-    const touched = new Map<string, Set<string>>();
-    await Promise.all(
-      claimed.map(async (d) => {
-        const alert = alerts.get(d.alert_id);
-        const recipient = recipients.get(d.alert_id)?.get(d.user_id);
-        (touched.get(d.alert_id) ?? touched.set(d.alert_id, new Set()).get(d.alert_id)!).add(d.user_id);
-        const stale = !alert || !recipient || alert.state !== 'active' || alert.expires_ts <= now || recipient.acknowledged_ts !== null;
-        if (stale || users.get(d.user_id)?.deactivated) {
-          await deliveriesRepo.finishDelivery(db, d.id, { state: 'cancelled' }, Date.now());
-          return;
-        }
-        const adapter = this.#d.adapters.get(d.channel);
-        if (!adapter) {
-          await deliveriesRepo.finishDelivery(db, d.id, { state: 'failed', last_error: `channel ${d.channel} is not configured` }, Date.now());
-          return;
-        }
-        const user = users.get(d.user_id);
-        const contact = contacts.get(d.user_id);
-        const delivery: Delivery = {
-          deliveryId: String(d.id),
-          alert: { alertId: alert.alert_id, severity: alert.severity, title: alert.title, body: alert.body, drill: alert.drill, createdAt: alert.created_ts },
-          recipient: {
-            userId: d.user_id,
-            displayName: user?.displayname ?? d.user_id,
-            email: contact?.email ?? undefined,
-            phone: contact?.phone ?? undefined,
-            language: contact?.language ?? undefined,
-          },
-          ackUrl: this.#d.links.url(d.id),
-          ackToken: this.#d.links.token(d.id),
-          replyCode: recipient.reply_code,
-        };
-        await this.#dispatch(adapter, d, delivery, sent);
-      }),
-    );
-    await deliveriesRepo.markSent(db, sent, Date.now());
-    for (const [alertId, users] of touched) this.#d.changed(alertId, [...users]);
-    return claimed.length;
+    const batch: Batch = { claimed: claimed.length, work: [], settled: [], touched: new Map() };
+    for (const d of claimed) {
+      const alert = alerts.get(d.alert_id);
+      const recipient = recipients.get(d.alert_id)?.get(d.user_id);
+      (batch.touched.get(d.alert_id) ?? batch.touched.set(d.alert_id, new Set()).get(d.alert_id)!).add(d.user_id);
+      const stale = !alert || !recipient || alert.state !== 'active' || alert.expires_ts <= now || recipient.acknowledged_ts !== null;
+      if (stale || users.get(d.user_id)?.deactivated) {
+        batch.settled.push(deliveriesRepo.finishDelivery(db, d.id, { state: 'cancelled' }, Date.now()));
+        continue;
+      }
+      const adapter = this.#d.adapters.get(d.channel);
+      if (!adapter) {
+        batch.settled.push(deliveriesRepo.finishDelivery(db, d.id, { state: 'failed', last_error: `channel ${d.channel} is not configured` }, Date.now()));
+        continue;
+      }
+      const user = users.get(d.user_id);
+      const contact = contacts.get(d.user_id);
+      const ackToken = this.#d.links.token(d.id);
+      const delivery: Delivery = {
+        deliveryId: String(d.id),
+        alert: { alertId: alert.alert_id, severity: alert.severity, title: alert.title, body: alert.body, drill: alert.drill, createdAt: alert.created_ts },
+        recipient: {
+          userId: d.user_id,
+          displayName: user?.displayname ?? d.user_id,
+          email: contact?.email ?? undefined,
+          phone: contact?.phone ?? undefined,
+          language: contact?.language ?? undefined,
+        },
+        ackUrl: this.#d.links.urlOf(ackToken),
+        ackToken,
+        replyCode: recipient.reply_code,
+      };
+      batch.work.push({ d, adapter, delivery });
+    }
+    return batch;
   }
 
-  async #dispatch(adapter: ChannelAdapter, d: DeliveryRow, delivery: Delivery, sent: number[]): Promise<void> {
+  /** Dispatches a claimed batch, keeps its leases alive meanwhile, and records the outcomes. */
+  async #dispatchBatch(batch: Batch): Promise<void> {
+    const open = new Set(batch.work.map((w) => w.d.id));
+    // Slow channels (an SMSC's rate, a throttling push service) may take longer than a lease:
+    // a live node renews its claims, so that no other node takes them over and sends twice.
+    const renew = setInterval(() => {
+      if (open.size === 0) return;
+      renewLeases(this.#d.db, [...open], Date.now() + this.#leaseMs).catch((err: unknown) =>
+        this.#d.log.warn({ err }, 'could not renew delivery leases'),
+      );
+    }, Math.max(50, this.#leaseMs / 3));
+    renew.unref();
+    try {
+      // Each channel may fetch what the whole batch needs at once (web push: the subscriptions).
+      for (const adapter of new Set(batch.work.map((w) => w.adapter))) {
+        try {
+          adapter.prepare?.(batch.work.filter((w) => w.adapter === adapter).map((w) => w.delivery));
+        } catch (err) {
+          this.#d.log.warn({ err, channel: adapter.name }, 'channel could not prepare a batch');
+        }
+      }
+      await Promise.all([
+        ...batch.settled,
+        ...batch.work.map(async (w) => {
+          await this.#dispatch(w.adapter, w.d, w.delivery);
+          open.delete(w.d.id);
+        }),
+      ]);
+      // Recorded before the watchers are told.
+      await this.#outcomes.flush();
+    } finally {
+      clearInterval(renew);
+    }
+    for (const [alertId, users] of batch.touched) this.#d.changed(alertId, [...users]);
+  }
+
+  async #dispatch(adapter: ChannelAdapter, d: DeliveryRow, delivery: Delivery): Promise<void> {
     const { db, log } = this.#d;
     const limit = this.#limits.get(d.channel) ?? new Semaphore(8);
     try {
       const result = await limit.run(() => adapter.send(delivery));
-      if (result.state === 'sent' && !result.externalId) {
-        sent.push(d.id);
-      } else {
-        await deliveriesRepo.finishDelivery(db, d.id, { state: result.state, external_id: result.externalId ?? null, sent_ts: Date.now(), last_error: null }, Date.now());
-      }
+      this.#outcomes.add({ id: d.id, state: result.state, externalId: result.externalId ?? null, at: Date.now() });
     } catch (err) {
       const message = err instanceof Error ? err.message : String(err);
       if (err instanceof PermanentChannelError || d.attempts >= MAX_ATTEMPTS) {

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { MatrixError, forbidden, invalidParam } from '../../errors.ts';
+import { leanHeaders } from '../../http/lean-headers.ts';
 import { publicRoute, userRoute, type RouteDef } from '../../http/route.ts';
 import { createAlertSchema } from './alert-input.ts';
 import { ackPage, errorPage } from './ack-page.ts';
@@ -23,8 +24,10 @@ export function alertRoutes(c: CrisisServices): RouteDef[] {
       alerts: await alerts.list(requester, intQuery(query.limit, 50, 500), query.before === undefined ? undefined : intQuery(query.before, 0, Number.MAX_SAFE_INTEGER)),
     })),
 
-    // The compact alert feed for bad links (long-poll; see feed.ts).
+    // The compact alert feed for bad links (long-poll; see feed.ts), without the headers a
+    // JSON answer does not need (they weighed more than the frame).
     userRoute('GET', `${V1}/feed`, ({ requester, query, res, req }) => {
+      leanHeaders(res, 'json');
       const abort = new AbortController();
       res.on('close', () => abort.abort());
       req.socket.setTimeout(0);
@@ -36,7 +39,8 @@ export function alertRoutes(c: CrisisServices): RouteDef[] {
     userRoute(
       'POST',
       `${V1}/alerts/:alertId/ack`,
-      async ({ requester, params, body }) => {
+      async ({ requester, params, body, res }) => {
+        leanHeaders(res, 'json');
         const first = await alerts.acknowledge(params.alertId!, requester.userId, 'app', body.answer);
         return { acknowledged: true, first };
       },
@@ -56,6 +60,7 @@ export function alertRoutes(c: CrisisServices): RouteDef[] {
     // The per-delivery link of SMS, email and push: a page without JavaScript (GET) and the
     // acknowledgement itself (POST, from the page's form or from the service worker).
     publicRoute('GET', '/ack/:token', async ({ params, res }) => {
+      leanHeaders(res, 'page');
       res.setHeader('Cache-Control', 'no-store');
       res.setHeader('Content-Security-Policy', "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'");
       try {
@@ -71,6 +76,7 @@ export function alertRoutes(c: CrisisServices): RouteDef[] {
       'POST',
       '/ack/:token',
       async ({ params, req, res }) => {
+        leanHeaders(res, 'page');
         const answer = await readAnswer(req);
         const wantsJson = (req.headers.accept ?? '').includes('application/json') && !(req.headers.accept ?? '').includes('text/html');
         try {

@@ -62,6 +62,11 @@ export interface ChannelHealth {
 
 export interface ChannelAdapter {
   readonly name: ChannelName;
+  /**
+   * A batch of deliveries is about to be sent (each through send): an adapter may fetch what
+   * they need in one go rather than one query per send. Optional; must not throw.
+   */
+  prepare?(deliveries: readonly Delivery[]): void;
   /** Hands the message over; throws TransientChannelError or PermanentChannelError. */
   send(delivery: Delivery): Promise<SendResult>;
   health(): Promise<ChannelHealth>;

@@ -61,6 +61,8 @@ const webpushSchema = z
     public_key: base64url.optional(),
     private_key: base64url.optional(),
     connections_per_origin: positiveInt(256).optional(),
+    /** Threads that encrypt push messages (RFC 8291); 0 keeps it on the main thread. Default: cores - 1, 4 at most. */
+    encryption_threads: z.number().int().min(0).max(16).optional(),
   })
   .refine((w) => (w.public_key === undefined) === (w.private_key === undefined), 'set both public_key and private_key, or neither');
 

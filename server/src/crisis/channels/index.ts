@@ -77,6 +77,7 @@ export async function buildChannels(section: unknown, deps: ChannelDeps): Promis
     subject: config.webpush?.subject ?? defaultSubject(deps.publicBaseUrl),
     allowRanges,
     ...(config.webpush?.connections_per_origin ? { connectionsPerOrigin: config.webpush.connections_per_origin } : {}),
+    ...(config.webpush?.encryption_threads !== undefined ? { encryptionThreads: config.webpush.encryption_threads } : {}),
     ...(logger ? { logger } : {}),
   }));
 

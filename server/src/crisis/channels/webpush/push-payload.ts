@@ -23,6 +23,8 @@ const MAX_TITLE_CHARS = 100;
 const graphemes = new Intl.Segmenter(undefined, { granularity: 'grapheme' });
 
 function cut(text: string, maxGraphemes: number): string {
+  // A grapheme is at least one UTF-16 unit: a text this short needs no segmenting (the usual case).
+  if (text.length <= maxGraphemes) return text;
   const parts = Array.from(graphemes.segment(text), (s) => s.segment);
   return parts.length <= maxGraphemes ? text : `${parts.slice(0, maxGraphemes).join('').trimEnd()}…`;
 }
@@ -64,5 +66,9 @@ function shrinkToFit(payload: PushPayload, field: 'body' | 'title', maxBytes: nu
  * characters of URL-safe base64 (RFC 8030 section 5.4); 22 carry 132 bits of the hash.
  */
 export function topicFor(alertId: string): string {
-  return createHash('sha256').update(alertId).digest('base64url').slice(0, 22);
+  // A fan-out asks for the same alert's topic thousands of times in a row.
+  if (lastTopic?.alertId !== alertId) lastTopic = { alertId, topic: createHash('sha256').update(alertId).digest('base64url').slice(0, 22) };
+  return lastTopic.topic;
 }
+
+let lastTopic: { alertId: string; topic: string } | undefined;

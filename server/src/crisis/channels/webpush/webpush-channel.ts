@@ -1,6 +1,5 @@
 import type { Knex } from 'knex';
 import { Agent, request, type Dispatcher } from 'undici';
-import webpush from 'web-push';
 import type { Logger } from '../../../logger.ts';
 import {
   PermanentChannelError,
@@ -12,6 +11,7 @@ import {
 } from '../channel.ts';
 import { OutboundGuard } from '../outbound-guard.ts';
 import { parseRetryAfter } from '../retry-after.ts';
+import { defaultEncryptionThreads, EncryptPool } from './encrypt-pool.ts';
 import { buildPushPayload, topicFor } from './push-payload.ts';
 import { SubscriptionLoader } from './subscription-loader.ts';
 import { removePushSubscription, type PushSubscriptionRow } from './subscriptions.ts';
@@ -19,9 +19,10 @@ import { VapidCache } from './vapid-cache.ts';
 import type { VapidKeys } from './vapid-keys.ts';
 
 // Web push (RFC 8030 delivery, RFC 8291 encryption, RFC 8292 VAPID) to every browser a
-// recipient subscribed. web-push does the cryptography; requests go through one keep-alive
-// undici agent with a bounded number of connections per push service, so that a fan-out to
-// thousands reuses a few TLS connections instead of opening one per message.
+// recipient subscribed. web-push signs the VAPID JWT (cached per origin, vapid-cache.ts),
+// aes128gcm.ts encrypts; requests go through one keep-alive undici agent with a bounded number
+// of connections per push service, so that a fan-out to thousands reuses a few TLS connections
+// instead of opening one per message.
 
 export interface WebPushChannelOptions {
   db: Knex;
@@ -38,6 +39,8 @@ export interface WebPushChannelOptions {
   connectionsPerOrigin?: number;
   timeoutMs?: number;
   jwtValiditySeconds?: number;
+  /** Threads that encrypt (channels.webpush.encryption_threads); 0 encrypts on the main thread. */
+  encryptionThreads?: number;
   logger?: Logger;
 }
 
@@ -54,12 +57,14 @@ export class WebPushChannel implements ChannelAdapter {
   readonly #guard: OutboundGuard;
   readonly #agent: Dispatcher;
   readonly #subscriptions: SubscriptionLoader;
+  readonly #encryption: EncryptPool;
 
   constructor(options: WebPushChannelOptions) {
     this.#o = options;
     this.#vapid = new VapidCache({ keys: options.keys, subject: options.subject, validitySeconds: options.jwtValiditySeconds });
     this.#guard = new OutboundGuard(options.allowRanges ?? []);
     this.#subscriptions = new SubscriptionLoader(options.db);
+    this.#encryption = new EncryptPool(options.encryptionThreads ?? defaultEncryptionThreads());
     this.#agent = new Agent({
       connections: options.connectionsPerOrigin ?? 32,
       keepAliveTimeout: 60_000,
@@ -71,10 +76,14 @@ export class WebPushChannel implements ChannelAdapter {
     return this.#o.keys.publicKey;
   }
 
+  prepare(deliveries: readonly Delivery[]): void {
+    this.#subscriptions.prefetch(deliveries.map((d) => d.recipient.userId));
+  }
+
   async send(delivery: Delivery): Promise<SendResult> {
     const subscriptions = await this.#subscriptions.load(delivery.recipient.userId);
     if (subscriptions.length === 0) throw new PermanentChannelError('recipient has no push subscription');
-    const payload = buildPushPayload(delivery);
+    const payload = Buffer.from(buildPushPayload(delivery));
     const critical = delivery.alert.severity === 'critical';
     const headers = {
       // A critical alert stale after an hour is better escalated than shown late.
@@ -110,16 +119,17 @@ export class WebPushChannel implements ChannelAdapter {
 
   async close(): Promise<void> {
     await this.#agent.close();
+    await this.#encryption.close();
   }
 
-  async #push(subscription: PushSubscriptionRow, payload: string, headers: Record<string, string>): Promise<Outcome> {
+  async #push(subscription: PushSubscriptionRow, payload: Buffer, headers: Record<string, string>): Promise<Outcome> {
     let url: URL;
     let body: Buffer;
     try {
       url = new URL(subscription.endpoint);
       this.#guard.checkHost(url.hostname);
-      // RFC 8291: a fresh ephemeral key and salt per message (web-push's encrypt does both).
-      body = webpush.encrypt(subscription.p256dh, subscription.auth, payload, 'aes128gcm').cipherText;
+      // RFC 8291: a fresh ephemeral key and salt per message (aes128gcm.ts, on a pool thread).
+      body = await this.#encryption.encrypt(subscription.p256dh, subscription.auth, payload);
     } catch (err) {
       return { kind: 'refused', why: (err as Error).message };
     }
