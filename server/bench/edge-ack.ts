@@ -14,8 +14,8 @@
  *   - frame_ms: to the frame landing on the phone; answered_ms: to the phone holding the ack's answer;
  *   - the bytes that crossed the link for that alert, each way: the feed answer, the ack and
  *     its answer, the feed's echo of the acknowledgement, and the phone's next long-polls.
- * Warm-up alerts (not counted) open the phone's two keep-alive connections (feed and ack);
- * the first of them is reported apart as the cold start.
+ * Warm-up alerts (not counted) open the phone's keep-alive connections (feed and ack); the
+ * first of them is reported apart as the first alert.
  * Scenarios: `steady` (the link as specified), `stalls` (the same, pausing 1 s every 10 s) and,
  * where root can make a network namespace with tbf, `tbf` (the kernel does the rate on a veth
  * pair, the proxy the latency: test/support/edge-link-tbf.ts).
@@ -28,8 +28,8 @@
  *   BENCH_PG_URL=postgres://postgres@127.0.0.1:5432/test  BENCH_OUT=<dir> (default server/bench/results)
  * Writes bench/results/edge-ack.{json,md}.
  */
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { createHmac } from 'node:crypto';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -152,12 +152,11 @@ async function wireSizes(url: string, port: number, adminToken: string, user: { 
     await phone.ack(alertId);
     const ack = delta(c, link.counters());
     if (ack.connections > 0) throw new Error('the ack opened a connection: sizes would include its handshake');
-    const frameJson = Buffer.byteLength(JSON.stringify(withFrame));
     return {
       poll_request_up: emptyPoll.up,
       empty_feed_answer_down: emptyPoll.down,
       feed_answer_one_alert_down: frameAnswer.down,
-      feed_answer_body_bytes: frameJson,
+      feed_answer_body_bytes: Buffer.byteLength(JSON.stringify(withFrame)),
       ack_request_up: ack.up,
       ack_answer_down: ack.down,
       floor_ms: round(2 * LINK.latencyMs + (frameAnswer.down * 8) / LINK.downKbps + (ack.up * 8) / LINK.upKbps),
@@ -206,7 +205,7 @@ async function runScenario(name: string, url: string, port: number, adminToken: 
     const start = await phone.poll(undefined, 0);
     const follower = phone.follow(start.next, onFrame, { timeoutMs: 60_000 });
     const samples: Sample[] = [];
-    let cold: Sample | undefined;
+    let firstAlert: Sample | undefined;
     await sleep(cfg.gapMs);
     for (let i = 0; i < cfg.warmup + cfg.alerts; i++) {
       const c0 = link.counters();
@@ -233,7 +232,7 @@ async function runScenario(name: string, url: string, port: number, adminToken: 
         connections_opened: spent.connections,
       };
       tracks.delete(alertId);
-      if (i === 0) cold = sample;
+      if (i === 0) firstAlert = sample;
       if (i >= cfg.warmup) samples.push(sample);
       log(`${name} ${i < cfg.warmup ? 'warm-up' : `#${i - cfg.warmup + 1}`}: ack recorded ${sample.ack_ms} ms (frame ${sample.frame_ms} ms); ${sample.down_bytes} B down, ${sample.up_bytes} B up`);
     }
@@ -252,7 +251,7 @@ async function runScenario(name: string, url: string, port: number, adminToken: 
       frame_ms: stats('frame_ms'),
       answered_ms: stats('answered_ms'),
       bytes_per_alert: { down: mean('down_bytes'), up: mean('up_bytes') },
-      cold_start: cold,
+      first_alert: firstAlert,
       feed_polls_failed: follower.failures,
       ack_errors: ackErrors,
       samples,
@@ -290,14 +289,14 @@ function markdown(report: any): string {
     '',
     `Link (userspace proxy, test/support/edge-link.ts): ${LINK.downKbps} kbit/s down, ${LINK.upKbps} kbit/s up, ${LINK.latencyMs} ms each way, TCP handshake round trip on new connections; \`stalls\`: the link also pauses 1 s every 10 s; \`tbf\`: the rate from the kernel's tbf (veth pair into a network namespace, burst 1600 B) instead of the proxy, which keeps the latency.`,
     `The phone follows the alert feed (long-poll) and acknowledges each alert as soon as its frame lands; ${cfg.alerts} alerts in sequence after ${cfg.warmup} warm-up alert(s).`,
-    'ack: from the start of the sender\'s POST /_tocsin/v1/alerts to the acknowledgement recorded by the server (acknowledged_at). Bytes: TCP payload that crossed the link for one alert (feed answer, ack and its answer, the feed\'s echo of the ack, the next long-polls); TCP/IP headers and TLS not included.',
+    'ack: from the start of the sender\'s POST /_tocsin/v1/alerts to the acknowledgement recorded by the server (acknowledged_at). frame: to the frame landing on the phone; answer: to the ack\'s answer landing on the phone. Bytes: TCP payload that crossed the link for one alert (feed answer, ack and its answer, the feed\'s echo of the ack, the next long-polls); TCP/IP headers and TLS not included.',
     '',
-    '| database | scenario | ack p50 ms | ack p95 ms | ack max ms | frame p50 ms | answer p50 ms | bytes/alert down | bytes/alert up | cold start ack ms |',
+    '| database | scenario | ack p50 ms | ack p95 ms | ack max ms | frame p50 ms | answer p50 ms | bytes/alert down | bytes/alert up | first alert ack ms |',
     '|---|---|---|---|---|---|---|---|---|---|',
   ];
   for (const r of report.results) {
     for (const s of r.scenarios) {
-      lines.push(`| ${r.database} | ${s.scenario} | ${s.ack_ms.p50} | ${s.ack_ms.p95} | ${s.ack_ms.max} | ${s.frame_ms.p50} | ${s.answered_ms.p50} | ${s.bytes_per_alert.down} | ${s.bytes_per_alert.up} | ${s.cold_start?.ack_ms ?? '-'} |`);
+      lines.push(`| ${r.database} | ${s.scenario} | ${s.ack_ms.p50} | ${s.ack_ms.p95} | ${s.ack_ms.max} | ${s.frame_ms.p50} | ${s.answered_ms.p50} | ${s.bytes_per_alert.down} | ${s.bytes_per_alert.up} | ${s.first_alert?.ack_ms ?? '-'} |`);
     }
   }
   lines.push('', '## Each exchange on the wire (idle, warm link)', '', '| database | poll request (up) | empty feed answer (down) | feed answer, one alert (down) | its JSON body | ack request (up) | ack answer (down) | floor ms |', '|---|---|---|---|---|---|---|---|');

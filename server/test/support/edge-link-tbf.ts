@@ -74,6 +74,7 @@ export class TbfEdgeLink {
     const subnet = `10.213.${(process.pid + serial * 7) % 250}`;
     const socketPath = path.join(tmpdir(), `tocsin-edge-${id}.sock`);
     const inNs = (...args: string[]) => run('ip', ['netns', 'exec', ns, ...args]);
+    // burst: the least tbf takes (one full-size packet); limit: a deep queue, as a modem has.
     const shape = (kbps: number) => ['root', 'tbf', 'rate', `${kbps}kbit`, 'burst', '1600', 'limit', '100000'];
     run('ip', ['netns', 'add', ns]);
     let relay: ChildProcess | undefined;

@@ -17,7 +17,7 @@ import { performance } from 'node:perf_hooks';
 //    they would on the real link, so keeping connections alive pays off as it does on a phone;
 //  - stalls: the radio pauses (cell reselection, a tunnel). Periodic ones (`stalls`) or one
 //    now (`stall(ms)`); during a stall nothing leaves either lane, what is in the air lands;
-//  - loss of the link: `drop()` cuts every connection, `down = true` refuses new ones;
+//  - loss of the link: `drop()` resets every connection, `down = true` refuses new ones;
 //  - counters of the bytes that landed in each direction (TCP payload: the bytes an HTTP
 //    client and server exchange, without TCP/IP headers or TLS, which a real link adds).
 // Only node:net and timers; nothing here needs root.
@@ -181,7 +181,7 @@ class Lane {
     this.#scheduleLanding(now);
   }
 
-  /** Forgets what a cut connection still had on this lane (sent pieces keep their air time). */
+  /** Forgets what a closed or cut connection still had on this lane (sent pieces keep their air time). */
   forget(conn: Conn): void {
     this.#waiting = this.#waiting.filter((p) => p.conn !== conn);
     this.#flight = this.#flight.filter((p) => p.conn !== conn);
@@ -199,7 +199,7 @@ export class EdgeLink {
   readonly port: number;
   /** http://127.0.0.1:<port>: point the client here instead of at the server. */
   readonly url: string;
-  /** While true, the link is gone: new connections are cut at once. */
+  /** While true, the link is gone: new connections are reset at once. */
   down = false;
   #connections = 0;
   readonly #server: net.Server;
@@ -253,7 +253,7 @@ export class EdgeLink {
     this.#stalls.push({ from: now, until: now + ms });
   }
 
-  /** Cuts every connection at once, as losing the cell does; the client sees its sockets die. */
+  /** Resets every connection at once, as losing the cell does; the client sees its sockets die. */
   drop(): void {
     for (const conn of [...this.#conns]) this.#cut(conn);
   }

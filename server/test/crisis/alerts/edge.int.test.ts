@@ -49,14 +49,13 @@ describe('alerts over an emulated EDGE link', () => {
     return phone;
   }
 
-  const sendAlert = async (to: TestUser, title: string, extra: Record<string, unknown> = {}) => {
+  const sendAlert = async (to: TestUser, title: string) => {
     const res = await admin.api.post(`${V1}/alerts`, {
       severity: 'critical',
       title,
       body: 'Crue de la Seine : cellule de crise à 14h salle B.',
       audience: [to.userId],
       escalation: [{ after_s: 0, channels: ['matrix'] }],
-      ...extra,
     });
     expect(res.status).toBe(200);
     return res.body.alert_id as string;
