@@ -1,4 +1,4 @@
-import type { Server } from 'node:http';
+import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Config } from './config/config.ts';
 import { createApp } from './http/app.ts';
@@ -17,6 +17,9 @@ export interface RunningServer {
   crisis: CrisisServices;
   close(): Promise<void>;
 }
+
+/** The server could not listen: a one-line message for the operator. */
+export class ListenError extends Error {}
 
 const DEFAULT_MAX_BODY = 2 * 1024 * 1024;
 
@@ -37,13 +40,25 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     maxBodyBytes: config.file.limits?.max_body_bytes ?? DEFAULT_MAX_BODY,
     authenticate: (token) => services.accounts.authenticate(token),
   });
-  const server: Server = await new Promise((resolve, reject) => {
-    const srv = app.listen(config.port, '::', () => resolve(srv));
-    srv.once('error', reject);
-  }).catch(async (err) => {
+  const server = createServer(app);
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(config.port, '::', () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+  } catch (err) {
+    // A taken port or a refused address: release what started, and say which port.
+    await crisis.close().catch(() => undefined);
+    await services.close().catch(() => undefined);
     await database.close();
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'EADDRINUSE') throw new ListenError(`PORT ${config.port} is already in use`);
+    if (code === 'EACCES') throw new ListenError(`PORT ${config.port} may not be opened by this user`);
     throw err;
-  }) as Server;
+  }
   const detachSockets = attachWebSockets(server, allSocketRoutes(services, crisis), (token) => services.accounts.authenticate(token), log);
   // Long-polls last up to the client's timeout (30 s for matrix-js-sdk) plus slack.
   server.requestTimeout = 0;

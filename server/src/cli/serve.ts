@@ -4,14 +4,7 @@ import { startServer } from '../server.ts';
 
 export async function serveCommand(config: Config): Promise<void> {
   const log = createLogger(config.logLevel);
-  let server;
-  try {
-    server = await startServer(config, log);
-  } catch (err) {
-    const e = err as NodeJS.ErrnoException;
-    if (e.code === 'EADDRINUSE') throw new Error(`PORT: ${config.port} is already in use`);
-    throw err;
-  }
+  const server = await startServer(config, log);
   let stopping = false;
   const stop = async (signal: string) => {
     if (stopping) return;

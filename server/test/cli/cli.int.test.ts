@@ -1,4 +1,5 @@
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import { createServer, type AddressInfo } from 'node:net';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -17,6 +18,18 @@ function tocsin(args: string[], env: Record<string, string>, input?: string) {
     timeout: 120_000,
   });
   return { status: res.status, stdout: res.stdout, stderr: res.stderr };
+}
+
+/** The same, without blocking the event loop (the test holds a socket open meanwhile). */
+function tocsinAsync(args: string[], env: Record<string, string>): Promise<{ status: number | null; stderr: string }> {
+  const child = spawn(process.execPath, ['src/cli/main.ts', ...args], {
+    cwd: serverDir,
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', LOG_LEVEL: 'silent', ...env },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr.on('data', (c: Buffer) => (stderr += c.toString('utf8')));
+  return new Promise((resolve) => child.on('close', (status) => resolve({ status, stderr })));
 }
 
 describe('tocsin CLI', () => {
@@ -70,6 +83,21 @@ describe('tocsin CLI', () => {
     expect(res.stderr.trim()).toMatch(/^tocsin: configuration: PORT: /);
     expect(res.stderr.trim().split('\n')).toHaveLength(1);
   });
+
+  it('stops with one line when PORT is taken', async () => {
+    const taken = createServer();
+    await new Promise<void>((resolve) => taken.listen(0, '::', resolve));
+    try {
+      const port = (taken.address() as AddressInfo).port;
+      const res = await tocsinAsync(['serve'], { ...database.env, PORT: String(port) });
+      expect(res.status).not.toBe(0);
+      expect(res.stderr.trim()).toBe(`tocsin: PORT ${port} is already in use`);
+    } finally {
+      taken.close();
+    }
+    // The database it opened was released: the next command can open it.
+    expect(tocsin(['user', 'list'], database.env).status).toBe(0);
+  }, 240_000);
 
   it('rejects bad user names and empty passwords in one line', () => {
     const bad = tocsin(['user', 'create', 'Robert"); DROP TABLE users;--'], database.env, 'pw\n');

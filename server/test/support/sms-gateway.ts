@@ -27,6 +27,8 @@ export class TestSmsGateway {
     this.token = token;
     this.#server = createServer((req, res) => {
       const chunks: Buffer[] = [];
+      // A sender killed mid-request resets the socket; not an error of the test.
+      req.on('error', () => req.destroy());
       req.on('data', (c: Buffer) => chunks.push(c));
       req.on('end', () => {
         const raw = Buffer.concat(chunks).toString('utf8');

@@ -234,6 +234,9 @@ export class TestSmsc {
 
   async #listen(port: number): Promise<void> {
     const server = smpp.createServer({}, (session) => this.#onSession(session));
+    // Socket errors of a killed client surface per session (handled in #onSession) and, for a
+    // connection reset before its session exists, on the server.
+    server.on('error', () => undefined);
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(port, '127.0.0.1', () => {

@@ -31,6 +31,8 @@ export class SmtpReceiver {
   readonly user: string;
   readonly password: string;
   authFailures = 0;
+  /** Socket errors of client connections (a killed client resets its connection). */
+  readonly connectionErrors: Error[] = [];
   readonly #server: SMTPServer;
   readonly #implicitTls: boolean;
   #port = 0;
@@ -59,6 +61,7 @@ export class SmtpReceiver {
       onRcptTo: (_address, _session, callback) => callback(this.#takeRejection('rcpt')),
       onData: (stream, session, callback) => {
         const chunks: Buffer[] = [];
+        stream.on('error', () => undefined);
         stream.on('data', (c: Buffer) => chunks.push(c));
         stream.on('end', () => {
           const rejection = this.#takeRejection('data');
@@ -143,5 +146,8 @@ export class SmtpReceiver {
       });
     });
     this.#port = (this.#server.server.address() as AddressInfo).port;
+    // smtp-server re-emits each connection's socket errors (ECONNRESET when the sending server
+    // is killed mid-message) on the server; unheard, they would crash the test process.
+    this.#server.on('error', (err) => this.connectionErrors.push(err));
   }
 }

@@ -56,6 +56,10 @@ export class WebPushReceiver {
   private constructor() {
     this.#server = createServer((req, res) => {
       const chunks: Buffer[] = [];
+      // A sender killed mid-request resets the socket: the request emits ECONNRESET, which
+      // would otherwise be an unhandled error in the test process.
+      req.on('error', () => req.destroy());
+      res.on('error', () => res.destroy());
       req.on('data', (c: Buffer) => chunks.push(c));
       req.on('end', () => {
         const { status, headers } = this.#handle(req.url ?? '', req.method ?? '', req.headers, Buffer.concat(chunks));
