@@ -125,6 +125,8 @@ export interface FeedRow {
   reply_code: string;
   acknowledged_ts: number | null;
   rollcall_answer: string | null;
+  /** Where the alert itself was last created or changed (state); acks move `pos` only. */
+  feed_pos: number;
   pos: number;
 }
 
@@ -137,13 +139,13 @@ export async function feedOf(db: Knex, userId: string, after: number, upTo: numb
     .where((q) => q.where('a.feed_pos', '>', after).orWhere('r.ack_pos', '>', after))
     .select(
       'a.alert_id', 'a.severity', 'a.title', 'a.body', 'a.drill', 'a.state', 'a.created_ts', 'a.expires_ts', 'a.rollcall',
-      'r.reply_code', 'r.acknowledged_ts', 'r.rollcall_answer',
+      'r.reply_code', 'r.acknowledged_ts', 'r.rollcall_answer', 'a.feed_pos',
       db.raw('GREATEST(a.feed_pos, COALESCE(r.ack_pos, 0)) AS pos'),
     )
     .orderBy('pos', newestFirst ? 'desc' : 'asc')
     .limit(limit);
   const out = (rows as FeedRow[])
-    .map((r) => ({ ...r, pos: Number(r.pos), created_ts: Number(r.created_ts), acknowledged_ts: r.acknowledged_ts === null ? null : Number(r.acknowledged_ts) }))
+    .map((r) => ({ ...r, pos: Number(r.pos), feed_pos: Number(r.feed_pos), created_ts: Number(r.created_ts), acknowledged_ts: r.acknowledged_ts === null ? null : Number(r.acknowledged_ts) }))
     .filter((r) => r.pos <= upTo);
   return newestFirst ? out.reverse() : out;
 }

@@ -6,8 +6,20 @@ import * as alertsRepo from '../../storage/alerts.ts';
 const NO_ROOMS: ReadonlySet<string> = new Set();
 const PAGE = 50;
 
-/** One alert as the feed sends it: short keys, nothing a phone on 2G does not need. */
-function frame(r: alertsRepo.FeedRow): Record<string, unknown> {
+/**
+ * One alert as the feed sends it: short keys, nothing a phone on 2G does not need. When the
+ * client already holds the alert as it stands (only the acknowledgement or roll-call answer
+ * changed since its token, often from its own tap), the frame carries just those: it is the
+ * echo of the phone's own ack, and on EDGE every byte of it is paid for.
+ */
+function frame(r: alertsRepo.FeedRow, since: number | undefined): Record<string, unknown> {
+  if (since !== undefined && r.feed_pos <= since) {
+    return {
+      id: r.alert_id,
+      ...(r.acknowledged_ts !== null ? { ack: r.acknowledged_ts } : {}),
+      ...(r.rollcall_answer ? { ans: r.rollcall_answer } : {}),
+    };
+  }
   return {
     id: r.alert_id,
     sev: r.severity,
@@ -56,7 +68,7 @@ export class AlertFeed {
       // A full page may not reach upTo: the next token is where this page stopped.
       const next = rows.length === PAGE && from !== undefined ? rows.at(-1)!.pos : upTo;
       const remaining = deadline - Date.now();
-      if (rows.length > 0 || from === undefined || remaining <= 0) return { next: `f${next}`, alerts: rows.map(frame) };
+      if (rows.length > 0 || from === undefined || remaining <= 0) return { next: `f${next}`, alerts: rows.map((r) => frame(r, from)) };
       if (!(await this.#bus.wait(userId, NO_ROOMS, tick, remaining, signal))) return { next: `f${next}`, alerts: [] };
     }
   }

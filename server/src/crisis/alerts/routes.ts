@@ -1,3 +1,4 @@
+import type { Response } from 'express';
 import { z } from 'zod';
 import { MatrixError, forbidden, invalidParam } from '../../errors.ts';
 import { leanHeaders } from '../../http/lean-headers.ts';
@@ -60,9 +61,7 @@ export function alertRoutes(c: CrisisServices): RouteDef[] {
     // The per-delivery link of SMS, email and push: a page without JavaScript (GET) and the
     // acknowledgement itself (POST, from the page's form or from the service worker).
     publicRoute('GET', '/ack/:token', async ({ params, res }) => {
-      leanHeaders(res, 'page');
-      res.setHeader('Cache-Control', 'no-store');
-      res.setHeader('Content-Security-Policy', "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'");
+      ackPageHeaders(res);
       try {
         const { alert, recipient } = await alerts.deliveryOfToken(params.token!);
         const closed = alert.state !== 'active';
@@ -76,7 +75,7 @@ export function alertRoutes(c: CrisisServices): RouteDef[] {
       'POST',
       '/ack/:token',
       async ({ params, req, res }) => {
-        leanHeaders(res, 'page');
+        ackPageHeaders(res);
         const answer = await readAnswer(req);
         const wantsJson = (req.headers.accept ?? '').includes('application/json') && !(req.headers.accept ?? '').includes('text/html');
         try {
@@ -174,4 +173,11 @@ async function readAnswer(req: import('express').Request): Promise<string | unde
     }
   }
   return new URLSearchParams(text).get('answer') ?? undefined;
+}
+
+/** The ack page and its answer carry a token: never cached, no script, forms to this origin only. */
+function ackPageHeaders(res: Response): void {
+  leanHeaders(res, 'page');
+  res.setHeader('Cache-Control', 'no-store');
+  res.setHeader('Content-Security-Policy', "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'");
 }

@@ -133,6 +133,11 @@ describe('alerts over an emulated EDGE link', () => {
     const c2 = link.counters();
     expect(posted.status).toBe(200);
     expect(posted.text).toContain('enregistré');
+    // The answer to the form, like the page, is never cached and runs no script.
+    for (const answer of [page, posted]) {
+      expect(answer.headers.get('cache-control')).toBe('no-store');
+      expect(answer.headers.get('content-security-policy')).toContain("default-src 'none'");
+    }
     expect(c2.down - c1.down).toBeLessThan(4096);
     const line = await recipientOf(alertId, carol.userId);
     expect(line.acknowledged_at).not.toBeNull();

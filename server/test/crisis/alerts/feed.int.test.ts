@@ -43,7 +43,17 @@ describe('alert feed (long-poll for bad links)', () => {
     expect(missed.body.alerts.map((a: { id: string }) => a.id)).toEqual([a2, a3, a1]);
     expect(missed.body.alerts[2].ack).toBeGreaterThan(0);
 
-    const nothing = await bob.api.get(`${V1}/feed?since=${missed.body.next}&timeout=0`);
+    // An acknowledgement of an alert the client already holds comes back as a short delta.
+    await bob.api.post(`${V1}/alerts/${a2}/ack`);
+    const delta = await bob.api.get(`${V1}/feed?since=${missed.body.next}&timeout=0`);
+    expect(delta.body.alerts).toHaveLength(1);
+    expect(Object.keys(delta.body.alerts[0]).sort()).toEqual(['ack', 'id']);
+    expect(delta.body.alerts[0].id).toBe(a2);
+    // A client starting afresh gets the whole alert, acknowledgement included.
+    const fresh = await bob.api.get(`${V1}/feed`);
+    expect(fresh.body.alerts.find((a: { id: string }) => a.id === a2)).toMatchObject({ title: 'Alerte 2', ack: expect.any(Number) });
+
+    const nothing = await bob.api.get(`${V1}/feed?since=${delta.body.next}&timeout=0`);
     expect(nothing.body.alerts).toEqual([]);
     expect((await bob.api.get(`${V1}/feed?since=garbage`)).body.errcode).toBe('M_INVALID_PARAM');
   });
