@@ -20,9 +20,19 @@ export interface DeliveryRow {
 
 export type NewDelivery = Pick<DeliveryRow, 'alert_id' | 'user_id' | 'step' | 'channel' | 'state' | 'due_ts'>;
 
+/**
+ * One statement per 10,000 rows, sent as one JSON document that the database unpacks: a
+ * 10,000-recipient alert writes 30,000 rows, and a multi-row VALUES list of that size costs
+ * more to build, send and parse (eight bound parameters a row) than the insert itself.
+ */
 export async function insertDeliveries(trx: Knex, rows: NewDelivery[], now: number): Promise<void> {
-  for (let i = 0; i < rows.length; i += 2000) {
-    await trx('alert_deliveries').insert(rows.slice(i, i + 2000).map((r) => ({ ...r, updated_ts: now, attempts: 0 })));
+  for (let i = 0; i < rows.length; i += 10_000) {
+    await trx.raw(
+      `INSERT INTO alert_deliveries (alert_id, user_id, step, channel, state, due_ts, updated_ts, attempts)
+       SELECT t.alert_id, t.user_id, t.step, t.channel, t.state, t.due_ts, ?::bigint, 0
+       FROM jsonb_to_recordset(?::jsonb) AS t(alert_id text, user_id text, step int, channel text, state text, due_ts bigint)`,
+      [now, JSON.stringify(rows.slice(i, i + 10_000))],
+    );
   }
 }
 
