@@ -6,6 +6,7 @@ import { AckLinks } from './alerts/ack-links.ts';
 import { AlertService } from './alerts/alert-service.ts';
 import { EscalationEngine } from './alerts/engine.ts';
 import { AlertFeed } from './alerts/feed.ts';
+import { AlertTemplates } from './alerts/templates.ts';
 import { DEFAULT_ESCALATION, escalationSchema } from './alerts/escalation.ts';
 import { watchMatrixAcks } from './alerts/matrix-acks.ts';
 import { QuietHoursService } from './alerts/quiet-hours-service.ts';
@@ -19,6 +20,7 @@ import { ConfigError } from '../config/config.ts';
 
 export interface CrisisServices {
   alerts: AlertService;
+  templates: AlertTemplates;
   feed: AlertFeed;
   engine: EscalationEngine;
   contacts: ContactsService;
@@ -92,6 +94,7 @@ export async function buildCrisisServices(s: Services, log: Logger, extraAdapter
   engine.start();
   return {
     alerts,
+    templates: new AlertTemplates(s.db, (requester) => alerts.canSend(requester)),
     feed: new AlertFeed(s.db, s.bus),
     engine,
     contacts: new ContactsService(s.db, log),

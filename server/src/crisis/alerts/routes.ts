@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { MatrixError, forbidden, invalidParam } from '../../errors.ts';
 import { leanHeaders } from '../../http/lean-headers.ts';
 import { publicRoute, userRoute, type RouteDef } from '../../http/route.ts';
-import { createAlertSchema } from './alert-input.ts';
+import { alertRequestSchema, templateSchema } from './templates.ts';
 import { ackPage, errorPage } from './ack-page.ts';
 import { parseFeedToken } from './feed.ts';
 import type { CrisisServices } from '../crisis-services.ts';
@@ -19,7 +19,23 @@ function intQuery(v: string | undefined, fallback: number, max: number): number 
 export function alertRoutes(c: CrisisServices): RouteDef[] {
   const alerts = c.alerts;
   return [
-    userRoute('POST', `${V1}/alerts`, ({ requester, body }) => alerts.create(requester, body), { body: createAlertSchema }),
+    userRoute('POST', `${V1}/alerts`, async ({ requester, body }) => alerts.create(requester, await c.templates.expand(requester, body)), { body: alertRequestSchema }),
+
+    userRoute('GET', `${V1}/alert_templates`, async ({ requester }) => ({ templates: await c.templates.list(requester) })),
+    userRoute('GET', `${V1}/alert_templates/:name`, ({ requester, params }) => c.templates.get(requester, params.name!)),
+    userRoute(
+      'PUT',
+      `${V1}/alert_templates/:name`,
+      async ({ requester, params, body }) => {
+        await c.templates.put(requester, params.name!, body);
+        return {};
+      },
+      { body: templateSchema },
+    ),
+    userRoute('DELETE', `${V1}/alert_templates/:name`, async ({ requester, params }) => {
+      await c.templates.remove(requester, params.name!);
+      return {};
+    }),
 
     userRoute('GET', `${V1}/alerts`, async ({ requester, query }) => ({
       alerts: await alerts.list(requester, intQuery(query.limit, 50, 500), query.before === undefined ? undefined : intQuery(query.before, 0, Number.MAX_SAFE_INTEGER)),

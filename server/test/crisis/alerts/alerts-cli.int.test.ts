@@ -51,6 +51,25 @@ describe('tocsin alert (CLI)', () => {
     expect(table.stdout).toContain(bob.userId);
   });
 
+  it('sends from a template and lists the templates', async () => {
+    const env = { TOCSIN_URL: server.url, TOCSIN_TOKEN: admin.token };
+    const put = await admin.api.put('/_tocsin/v1/alert_templates/essai', { severity: 'info', title: 'Essai', body: 'Essai des sirènes.', audience: ['group:cellule'] });
+    expect(put.status).toBe(200);
+    const listed = await tocsin(['alert', 'templates'], env);
+    expect(listed.status).toBe(0);
+    expect(listed.stdout.trim()).toBe('essai\tinfo\tEssai');
+    const sent = await tocsin(['alert', 'send', '--template', 'essai', '--json'], env);
+    expect(sent.stderr).toBe('');
+    const { alert_id: alertId } = JSON.parse(sent.stdout);
+    expect((await admin.api.get(`/_tocsin/v1/alerts/${alertId}`)).body).toMatchObject({ severity: 'info', title: 'Essai', body: 'Essai des sirènes.' });
+    const unknown = await tocsin(['alert', 'send', '--template', 'nope'], env);
+    expect(unknown.status).not.toBe(0);
+    expect(unknown.stderr.trim().split('\n')).toHaveLength(1);
+    const nothing = await tocsin(['alert', 'send'], env);
+    expect(nothing.status).not.toBe(0);
+    expect(nothing.stderr).toMatch(/TEXT or --template/);
+  });
+
   it('fails in one line without a token, with a bad token, or against no server', async () => {
     const noToken = await tocsin(['alert', 'status', 'al_x'], { TOCSIN_URL: server.url });
     expect(noToken.status).not.toBe(0);
