@@ -6,6 +6,7 @@ import { AckLinks } from './alerts/ack-links.ts';
 import { AlertService } from './alerts/alert-service.ts';
 import { EscalationEngine } from './alerts/engine.ts';
 import { AlertFeed } from './alerts/feed.ts';
+import { AlertRoomPosts } from './alerts/room-posts.ts';
 import { AlertTemplates } from './alerts/templates.ts';
 import { DEFAULT_ESCALATION, escalationSchema } from './alerts/escalation.ts';
 import { watchMatrixAcks } from './alerts/matrix-acks.ts';
@@ -68,6 +69,8 @@ export async function buildCrisisServices(s: Services, log: Logger, extraAdapter
   let engine: EscalationEngine | undefined;
   const changed = (alertId: string, userIds: string[], pos?: number) =>
     s.bus.publish({ ...(pos !== undefined ? { pos } : {}), users: userIds, rooms: [`alert:${alertId}`] });
+  const roomPosts = new AlertRoomPosts(s.rooms, systemUser, log);
+  s.writer.onAppended(roomPosts.watchInvites());
   const alerts = new AlertService({
     db: s.db,
     log,
@@ -77,6 +80,7 @@ export async function buildCrisisServices(s: Services, log: Logger, extraAdapter
     systemUsers: new Set([systemUser]),
     wakeEngine: () => engine?.wake(),
     changed,
+    announce: (alert, audience) => void roomPosts.post(alert, audience),
   });
   const channels = await buildChannels(s.config.file.channels ?? {}, {
     dataDir: s.config.dataDir,

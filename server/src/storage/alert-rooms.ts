@@ -13,3 +13,12 @@ export async function userOfAlertRoom(db: Knex, roomId: string): Promise<string 
   const row = await db('alert_rooms').where({ room_id: roomId }).first('user_id');
   return row?.user_id;
 }
+
+/** Records the alert's message in a crisis room of its audience. */
+export async function insertRoomPost(db: Knex, post: { event_id: string; alert_id: string; room_id: string }): Promise<void> {
+  await db('alert_room_posts').insert(post).onConflict('event_id').ignore();
+}
+
+export async function roomPost(db: Knex, eventId: string): Promise<{ alert_id: string; room_id: string } | undefined> {
+  return db('alert_room_posts').where({ event_id: eventId }).first('alert_id', 'room_id');
+}

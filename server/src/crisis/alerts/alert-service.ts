@@ -9,6 +9,7 @@ import * as contactsRepo from '../../storage/contacts.ts';
 import * as quietRepo from '../../storage/quiet-hours.ts';
 import { hasRole } from '../../storage/roles.ts';
 import { nextStreamPos } from '../../storage/stream.ts';
+import type { Delivery } from '../channels/channel.ts';
 import type { AckLinks } from './ack-links.ts';
 import type { CreateAlertInput } from './alert-input.ts';
 import { alertStatusJson } from './alert-status.ts';
@@ -30,6 +31,8 @@ export interface AlertServiceDeps {
   wakeEngine: () => void;
   /** Tells live watchers (console, alert feed) that an alert changed, after the commit. */
   changed: (alertId: string, userIds: string[], pos?: number) => void;
+  /** Shows a new alert where its audience works (its crisis rooms), after the commit. */
+  announce?: (alert: Delivery['alert'], audience: string[]) => void;
 }
 
 const DEFAULT_EXPIRY_S = 24 * 3600;
@@ -104,6 +107,7 @@ export class AlertService {
     this.#d.log.info({ alertId, severity: input.severity, recipients: recipients.length, drill: input.drill ?? false, sender: requester.userId }, 'alert created');
     this.#d.wakeEngine();
     this.#d.changed(alertId, recipients, pos);
+    this.#d.announce?.({ alertId, severity: input.severity, title: input.title, body: input.body, drill: input.drill ?? false, createdAt: now }, input.audience);
     return { alert_id: alertId, recipients: recipients.length };
   }
 

@@ -15,22 +15,25 @@ const OK_REPLY = /^\s*ok\b[\s.,:;!-]*(\d{4})?/i;
 export async function matrixAckOf(db: Knex, event: Pdu): Promise<{ alertId: string; userId: string } | undefined> {
   const relates = event.content['m.relates_to'] as { rel_type?: string; event_id?: string; 'm.in_reply_to'?: { event_id?: string } } | undefined;
   if (event.type === 'm.reaction' && relates?.rel_type === 'm.annotation' && typeof relates.event_id === 'string') {
-    return targetOf(db, relates.event_id, event.sender);
+    return targetOf(db, relates.event_id, event.sender, event.room_id);
   }
   if (event.type !== 'm.room.message' || typeof event.content.body !== 'string') return undefined;
   const ok = OK_REPLY.exec(event.content.body);
   if (!ok) return undefined;
   const replyTo = relates?.['m.in_reply_to']?.event_id;
-  if (typeof replyTo === 'string') return targetOf(db, replyTo, event.sender);
+  if (typeof replyTo === 'string') return targetOf(db, replyTo, event.sender, event.room_id);
   if ((await alertRoomsRepo.userOfAlertRoom(db, event.room_id)) !== event.sender) return undefined;
   const pending = await alertsRepo.latestPendingFor(db, [event.sender], ok[1]);
   return pending ? { alertId: pending.alert_id, userId: pending.user_id } : undefined;
 }
 
-async function targetOf(db: Knex, alertEventId: string, sender: string): Promise<{ alertId: string; userId: string } | undefined> {
+async function targetOf(db: Knex, alertEventId: string, sender: string, roomId: string): Promise<{ alertId: string; userId: string } | undefined> {
   const delivery = await deliveriesRepo.findByExternalId(db, 'matrix', alertEventId);
-  if (!delivery || delivery.user_id !== sender) return undefined;
-  return { alertId: delivery.alert_id, userId: sender };
+  if (delivery) return delivery.user_id === sender ? { alertId: delivery.alert_id, userId: sender } : undefined;
+  // The alert's post in a crisis room: whoever of its recipients reacts there acknowledges.
+  const post = await alertRoomsRepo.roomPost(db, alertEventId);
+  if (!post || post.room_id !== roomId || !(await alertsRepo.findRecipient(db, post.alert_id, sender))) return undefined;
+  return { alertId: post.alert_id, userId: sender };
 }
 
 export function watchMatrixAcks(db: Knex, alerts: AlertService, systemUser: string, log: Logger): (events: Pdu[]) => void {

@@ -2,6 +2,7 @@ import type { Knex } from 'knex';
 import * as core from './001_core.ts';
 import * as crisis from './002_crisis.ts';
 import * as alertTemplates from './008_alert_templates.ts';
+import * as alertRoomPosts from './010_alert_room_posts.ts';
 
 interface Migration {
   up(db: Knex): Promise<void>;
@@ -14,6 +15,7 @@ const migrations: Array<[string, Migration]> = [
   ['001_core', core],
   ['002_crisis', crisis],
   ['008_alert_templates', alertTemplates],
+  ['010_alert_room_posts', alertRoomPosts],
 ];
 
 export const migrationSource: Knex.MigrationSource<[string, Migration]> = {
