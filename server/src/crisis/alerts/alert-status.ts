@@ -28,10 +28,16 @@ export function alertStatusJson(alert: AlertRow, recipients: RecipientRow[], del
     sender: alert.sender,
     audience: alert.audience,
     escalation: alert.escalation,
-    ...(alert.rollcall ? { rollcall: alert.rollcall } : {}),
+    ...(alert.rollcall ? { rollcall: rollcallResults(alert.rollcall, recipients) } : {}),
     created_at: alert.created_ts,
     expires_at: alert.expires_ts,
-    counts: { recipients: recipients.length, acknowledged: acknowledged.length, pending: recipients.length - acknowledged.length },
+    counts: {
+      recipients: recipients.length,
+      acknowledged: acknowledged.length,
+      pending: recipients.length - acknowledged.length,
+      by_channel: countBy(acknowledged.map((r) => r.ack_channel ?? 'app')),
+      ...timeToAck(acknowledged.map((r) => r.acknowledged_ts! - alert.created_ts)),
+    },
     recipients: recipients.map((r) => ({
       user_id: r.user_id,
       acknowledged_at: r.acknowledged_ts,
@@ -47,4 +53,29 @@ export function alertStatusJson(alert: AlertRow, recipients: RecipientRow[], del
       })),
     })),
   };
+}
+
+function countBy(values: string[]): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const v of values) out[v] = (out[v] ?? 0) + 1;
+  return out;
+}
+
+/** Median and 90th percentile of the time to acknowledge, for the after-action report. */
+function timeToAck(ms: number[]): { time_to_ack_ms?: { median: number; p90: number; max: number } } {
+  if (ms.length === 0) return {};
+  const sorted = [...ms].sort((a, b) => a - b);
+  const at = (q: number) => sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)]!;
+  return { time_to_ack_ms: { median: at(0.5), p90: at(0.9), max: sorted.at(-1)! } };
+}
+
+/** The roll call with its tally: how many gave each answer, and how many have not answered. */
+function rollcallResults(rollcall: NonNullable<AlertRow['rollcall']>, recipients: RecipientRow[]): Record<string, unknown> {
+  const results: Record<string, number> = Object.fromEntries(rollcall.answers.map((a) => [a, 0]));
+  let unanswered = 0;
+  for (const r of recipients) {
+    if (r.rollcall_answer !== null && r.rollcall_answer in results) results[r.rollcall_answer]! += 1;
+    else unanswered += 1;
+  }
+  return { ...rollcall, results, unanswered };
 }
