@@ -9,6 +9,15 @@ export interface Change {
   users?: Iterable<string>;
   /** Wake every waiter (another process's change too large to describe). */
   everyone?: boolean;
+  /** Typing notifications, which live in each process's memory: relayed to the others. */
+  typing?: TypingChange[];
+}
+
+/** A user started (until: expiry, ms since epoch) or stopped (until: 0) typing in a room. */
+export interface TypingChange {
+  room: string;
+  user: string;
+  until: number;
 }
 
 interface Waiter {
@@ -28,6 +37,7 @@ export class NotifyBus {
   #byUser = new Map<string, Set<Waiter>>();
   #allWaiters = new Set<Waiter>();
   #localListeners: Array<(change: Change) => void> = [];
+  #remoteListeners: Array<(change: Change) => void> = [];
   #everyoneAt = 0;
 
   /** Highest committed stream position known to this process. */
@@ -52,11 +62,17 @@ export class NotifyBus {
 
   /** A change committed by another process (see pg-relay.ts). */
   publishRemote(change: Change): void {
+    // Listeners first (typing state applied), then the waiters they concern wake up.
+    for (const listener of this.#remoteListeners) listener(change);
     this.#deliver(change);
   }
 
   onLocalPublish(listener: (change: Change) => void): void {
     this.#localListeners.push(listener);
+  }
+
+  onRemotePublish(listener: (change: Change) => void): void {
+    this.#remoteListeners.push(listener);
   }
 
   #deliver(change: Change): void {

@@ -11,6 +11,8 @@ interface WireChange {
   r?: string[];
   u?: string[];
   all?: true;
+  /** Typing changes: [room, user, until]. */
+  t?: Array<[string, string, number]>;
   /** The sending process, so that it ignores its own notifications. */
   n: string;
 }
@@ -67,8 +69,9 @@ export class PgRelay {
         return;
       }
       if (wire.n === this.#node) return;
+      const typing = Array.isArray(wire.t) ? wire.t.map(([room, user, until]) => ({ room, user, until })) : undefined;
       if (wire.all) this.#bus.publishRemote({ ...(wire.p !== undefined ? { pos: wire.p } : {}), everyone: true });
-      else this.#bus.publishRemote({ ...(wire.p !== undefined ? { pos: wire.p } : {}), rooms: wire.r ?? [], users: wire.u ?? [] });
+      else this.#bus.publishRemote({ ...(wire.p !== undefined ? { pos: wire.p } : {}), rooms: wire.r ?? [], users: wire.u ?? [], ...(typing ? { typing } : {}) });
     });
     client.on('end', () => {
       if (this.#closed) return;
@@ -100,12 +103,15 @@ export class PgRelay {
     const rooms = new Set<string>();
     const users = new Set<string>();
     let pos: number | undefined;
+    const typing: Array<[string, string, number]> = [];
     for (const c of batch) {
       if (c.pos !== undefined) pos = Math.max(pos ?? 0, c.pos);
+      for (const t of c.typing ?? []) typing.push([t.room, t.user, t.until]);
       for (const r of c.rooms ?? []) rooms.add(r);
       for (const u of c.users ?? []) users.add(u);
     }
-    const wire: WireChange = { n: this.#node, r: [...rooms], u: [...users], ...(pos !== undefined ? { p: pos } : {}) };
+    const wire: WireChange = { n: this.#node, r: [...rooms], u: [...users], ...(pos !== undefined ? { p: pos } : {}), ...(typing.length > 0 ? { t: typing } : {}) };
+    // Too big to describe: everyone wakes, and typing (worth a few seconds) is dropped.
     let payload = JSON.stringify(wire);
     if (payload.length > MAX_PAYLOAD) payload = JSON.stringify({ n: this.#node, all: true, ...(pos !== undefined ? { p: pos } : {}) });
     try {

@@ -35,4 +35,25 @@ describe.skipIf(testDatabaseKind() !== 'postgres')('two servers on one PostgreSQ
     const events = res.body.rooms.join[roomId].timeline.events as Array<{ event_id: string }>;
     expect(events.map((e) => e.event_id)).toContain(sent.body.event_id);
   });
+
+  it('shows typing on the other node, and its sync token means the same moment there', async () => {
+    const initial = await bob.api.get('/_matrix/client/v3/sync?timeout=0');
+    const poll = bob.api.get(`/_matrix/client/v3/sync?timeout=110000&since=${enc(initial.body.next_batch)}`);
+    await new Promise((r) => setTimeout(r, 300));
+    const typed = await alice.api.put(`/_matrix/client/v3/rooms/${enc(roomId)}/typing/${enc(alice.userId)}`, { typing: true, timeout: 30000 });
+    expect(typed.status).toBe(200);
+    const res = await poll;
+    const typing = res.body.rooms.join[roomId].ephemeral.events.find((e: { type: string }) => e.type === 'm.typing');
+    expect(typing.content.user_ids).toEqual([alice.userId]);
+
+    // A token from the second node, used on the first: the stop is seen, nothing is replayed.
+    const stopped = alice.api.put(`/_matrix/client/v3/rooms/${enc(roomId)}/typing/${enc(alice.userId)}`, { typing: false });
+    expect((await stopped).status).toBe(200);
+    const onFirst = await alice.api.get(`/_matrix/client/v3/sync?timeout=0&since=${enc(res.body.next_batch)}`);
+    const after = onFirst.body.rooms?.join?.[roomId]?.ephemeral?.events?.find((e: { type: string }) => e.type === 'm.typing');
+    expect(after?.content.user_ids).toEqual([]);
+    const onSecond = await bob.api.get(`/_matrix/client/v3/sync?timeout=30000&since=${enc(res.body.next_batch)}`);
+    const seen = onSecond.body.rooms?.join?.[roomId]?.ephemeral?.events?.find((e: { type: string }) => e.type === 'm.typing');
+    expect(seen?.content.user_ids).toEqual([]);
+  });
 });

@@ -1,8 +1,10 @@
-import type { NotifyBus } from '../../notify/bus.ts';
+import type { Change, NotifyBus } from '../../notify/bus.ts';
 
 /**
  * Typing notifications live in memory only: they are worth a few seconds. Each change bumps a
- * serial that is the second part of sync tokens.
+ * serial that is the second part of sync tokens. Several processes behind a load balancer
+ * relay their changes to each other through the bus (PostgreSQL NOTIFY), and the serial is a
+ * millisecond clock, so that a token made by one process means the same moment to another.
  */
 export class TypingService {
   #serial = 0;
@@ -16,6 +18,7 @@ export class TypingService {
     this.#bus = bus;
     this.#timer = setInterval(() => this.#expire(), 1000);
     this.#timer.unref();
+    bus.onRemotePublish((change) => this.#applyRemote(change));
   }
 
   get serial(): number {
@@ -23,16 +26,35 @@ export class TypingService {
   }
 
   setTyping(roomId: string, userId: string, typing: boolean, timeoutMs: number): void {
+    const until = typing ? Date.now() + Math.min(Math.max(timeoutMs, 0), 120_000) : 0;
+    if (this.#set(roomId, userId, until)) this.#bus.publish({ rooms: [roomId], typing: [{ room: roomId, user: userId, until }] });
+  }
+
+  /** Records the change; true when the room's list of typing users changed. */
+  #set(roomId: string, userId: string, until: number): boolean {
     let users = this.#typing.get(roomId);
     const was = users?.has(userId) ?? false;
-    if (typing) {
+    if (until > Date.now()) {
       if (!users) this.#typing.set(roomId, (users = new Map()));
-      users.set(userId, Date.now() + Math.min(Math.max(timeoutMs, 0), 120_000));
-      if (!was) this.#changed(roomId);
+      users.set(userId, until);
+      if (was) return false;
     } else if (was) {
       users!.delete(userId);
-      this.#changed(roomId);
+      if (users!.size === 0) this.#typing.delete(roomId);
+    } else {
+      return false;
     }
+    this.#changedAt.set(roomId, this.#nextSerial());
+    return true;
+  }
+
+  #applyRemote(change: Change): void {
+    for (const t of change.typing ?? []) this.#set(t.room, t.user, t.until);
+  }
+
+  #nextSerial(): number {
+    this.#serial = Math.max(this.#serial + 1, Date.now());
+    return this.#serial;
   }
 
   /** Users typing in the room, when it changed after `sinceSerial` (or always when undefined). */
@@ -46,8 +68,9 @@ export class TypingService {
   }
 
   #changed(roomId: string): void {
-    this.#changedAt.set(roomId, ++this.#serial);
-    this.#bus.publish({ rooms: [roomId] });
+    // Expiry happens in every process on its own: nothing to relay.
+    this.#changedAt.set(roomId, this.#nextSerial());
+    this.#bus.publishRemote({ rooms: [roomId] });
   }
 
   #expire(): void {
