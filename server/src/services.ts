@@ -7,6 +7,7 @@ import { AccountService } from './matrix/auth/accounts.ts';
 import { UiaService, type StageVerifier } from './matrix/auth/uia.ts';
 import type { SigningKey } from './matrix/events/signing.ts';
 import { ReceiptsService } from './matrix/receipts/receipts-service.ts';
+import { RelationsService } from './matrix/relations/relations-service.ts';
 import type { RoomContext } from './matrix/rooms/context.ts';
 import * as membership from './matrix/rooms/membership.ts';
 import { SyncService } from './matrix/sync/sync-service.ts';
@@ -35,6 +36,7 @@ export interface Services {
   sync: SyncService;
   accountData: AccountDataService;
   receipts: ReceiptsService;
+  relations: RelationsService;
   limits: { login: RateLimiter; register: RateLimiter; send: RateLimiter };
   /** The UIA stage verifier for m.login.password, bound to the user being re-authenticated. */
   passwordStage(userId: string): StageVerifier;
@@ -71,6 +73,7 @@ export async function buildServices(config: Config, log: Logger, db: Knex, signi
     sync: new SyncService({ db, bus, typing }),
     accountData,
     receipts: new ReceiptsService(db, bus, reader, accountData),
+    relations: new RelationsService(db, reader),
     limits: {
       // Login: a burst of 5, then one attempt every 2 s per IP and per account.
       login: new RateLimiter(0.5, 5, enabled),

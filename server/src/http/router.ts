@@ -4,6 +4,7 @@ import { deviceRoutes } from '../matrix/devices/routes.ts';
 import { discoveryRoutes } from '../matrix/discovery/routes.ts';
 import { profileRoutes } from '../matrix/profile/routes.ts';
 import { receiptRoutes } from '../matrix/receipts/routes.ts';
+import { relationsRoutes } from '../matrix/relations/routes.ts';
 import { roomRoutes } from '../matrix/rooms/routes.ts';
 import { syncRoutes } from '../matrix/sync/routes.ts';
 import { timelineRoutes } from '../matrix/timeline/routes.ts';
@@ -30,6 +31,7 @@ export function allRoutes(s: Services, c: CrisisServices): RouteDef[] {
     ...syncRoutes(s),
     ...accountDataRoutes(s),
     ...receiptRoutes(s),
+    ...relationsRoutes(s),
     ...typingRoutes(s),
   ];
 }

@@ -8,6 +8,7 @@ import { canRedact } from '../events/auth-rules.ts';
 import type { JsonObject, StateMap } from '../events/pdu.ts';
 import { checkRoomId } from '../rooms/routes.ts';
 import { parseRoomEventFilter } from '../sync/filters.ts';
+import type { ClientEvent } from './client-format.ts';
 
 const V3 = '/_matrix/client/v3';
 
@@ -86,21 +87,31 @@ export function timelineRoutes(s: Services): RouteDef[] {
       { body: z.object({ reason: z.string().max(2048).optional() }).loose() },
     ),
 
-    userRoute('GET', `${V3}/rooms/:roomId/event/:eventId`, ({ requester, params }) =>
-      s.reader.event(requester, checkRoomId(params.roomId!), params.eventId!),
-    ),
+    userRoute('GET', `${V3}/rooms/:roomId/event/:eventId`, async ({ requester, params }) => {
+      const roomId = checkRoomId(params.roomId!);
+      const [event] = await s.relations.bundle(requester, roomId, [await s.reader.event(requester, roomId, params.eventId!)]);
+      return event;
+    }),
 
     userRoute('GET', `${V3}/rooms/:roomId/messages`, async ({ requester, params, query }) => {
       const dir = query.dir ?? 'b';
       if (dir !== 'b' && dir !== 'f') throw invalidParam('dir must be b or f.');
       const filter = parseRoomEventFilter(query.filter);
       const limit = intParam(query.limit, filter?.limit ?? 10, 'limit');
-      return s.reader.messages(requester, checkRoomId(params.roomId!), { from: query.from, to: query.to, dir, limit, filter });
+      const roomId = checkRoomId(params.roomId!);
+      const page = await s.reader.messages(requester, roomId, { from: query.from, to: query.to, dir, limit, filter });
+      return { ...page, chunk: await s.relations.bundle(requester, roomId, page.chunk) };
     }),
 
     userRoute('GET', `${V3}/rooms/:roomId/context/:eventId`, async ({ requester, params, query }) => {
       const filter = parseRoomEventFilter(query.filter);
-      return s.reader.context(requester, checkRoomId(params.roomId!), params.eventId!, intParam(query.limit, 10, 'limit'), filter);
+      const roomId = checkRoomId(params.roomId!);
+      const context = await s.reader.context(requester, roomId, params.eventId!, intParam(query.limit, 10, 'limit'), filter);
+      // One bundling pass for the event and both sides of it.
+      const before = context.events_before as ClientEvent[];
+      const after = context.events_after as ClientEvent[];
+      const all = await s.relations.bundle(requester, roomId, [context.event as ClientEvent, ...before, ...after]);
+      return { ...context, event: all[0], events_before: all.slice(1, 1 + before.length), events_after: all.slice(1 + before.length) };
     }),
   ];
 }

@@ -1,8 +1,9 @@
 import type { Knex } from 'knex';
-import * as core from './001_core.ts';
-import * as crisis from './002_crisis.ts';
-import * as alertTemplates from './008_alert_templates.ts';
-import * as alertRoomPosts from './010_alert_room_posts.ts';
+import * as m001Core from './001_core.ts';
+import * as m002Crisis from './002_crisis.ts';
+import * as m008AlertTemplates from './008_alert_templates.ts';
+import * as m010AlertRoomPosts from './010_alert_room_posts.ts';
+import * as m011Relations from './011_relations.ts';
 
 interface Migration {
   up(db: Knex): Promise<void>;
@@ -12,10 +13,11 @@ interface Migration {
 // Listed here rather than discovered on disk: the same list runs on PGlite and PostgreSQL,
 // and type-stripped .ts files need no loader.
 const migrations: Array<[string, Migration]> = [
-  ['001_core', core],
-  ['002_crisis', crisis],
-  ['008_alert_templates', alertTemplates],
-  ['010_alert_room_posts', alertRoomPosts],
+  ['001_core', m001Core],
+  ['002_crisis', m002Crisis],
+  ['008_alert_templates', m008AlertTemplates],
+  ['010_alert_room_posts', m010AlertRoomPosts],
+  ['011_relations', m011Relations],
 ];
 
 export const migrationSource: Knex.MigrationSource<[string, Migration]> = {
