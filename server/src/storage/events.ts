@@ -110,6 +110,40 @@ export async function roomHead(db: Knex, roomId: string): Promise<{ room_version
   return { room_version: row.room_version, latest: row.event_id ? { event_id: row.event_id, depth: Number(row.depth) } : undefined };
 }
 
+/** For each room that exists among `roomIds`: its version and latest event, in one query. */
+export async function roomHeads(
+  db: Knex,
+  roomIds: string[],
+): Promise<Map<string, { room_version: string; latest: { event_id: string; depth: number } | undefined }>> {
+  const out = new Map<string, { room_version: string; latest: { event_id: string; depth: number } | undefined }>();
+  if (roomIds.length === 0) return out;
+  const result = await db.raw(
+    `SELECT r.room_id, r.room_version, e.event_id, e.depth
+     FROM rooms r LEFT JOIN LATERAL (
+       SELECT event_id, depth FROM events WHERE events.room_id = r.room_id ORDER BY stream_pos DESC LIMIT 1
+     ) e ON true
+     WHERE r.room_id IN (SELECT value FROM jsonb_array_elements_text(?::jsonb))`,
+    [JSON.stringify(roomIds)],
+  );
+  for (const row of result.rows as Array<{ room_id: string; room_version: string; event_id: string | null; depth: number | string | null }>) {
+    out.set(row.room_id, { room_version: row.room_version, latest: row.event_id ? { event_id: row.event_id, depth: Number(row.depth) } : undefined });
+  }
+  return out;
+}
+
+/** Current state events for (room, type, state_key) triples of any rooms, in one query. */
+export async function currentStateEventsOfRooms(db: Knex, keys: Array<[string, string, string]>): Promise<StoredEvent[]> {
+  if (keys.length === 0) return [];
+  const result = await db.raw(
+    `SELECT e.stream_pos, e.json, e.redacted_by, e.sender_device, e.txn_id
+     FROM jsonb_to_recordset(?::jsonb) AS k(r text, t text, s text)
+     JOIN current_state c ON c.room_id = k.r AND c.type = k.t AND c.state_key = k.s
+     JOIN events e ON e.event_id = c.event_id`,
+    [JSON.stringify(keys.map(([r, t, s]) => ({ r, t, s })))],
+  );
+  return (result.rows as EventRow[]).map(fromRow);
+}
+
 /** Events of the current state of a room for the given (type, state_key) pairs. */
 export async function currentStateEvents(db: Knex, roomId: string, keys: Array<[string, string]>): Promise<StoredEvent[]> {
   if (keys.length === 0) return [];
