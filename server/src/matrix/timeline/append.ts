@@ -2,7 +2,6 @@ import type { Knex } from 'knex';
 import { MatrixError, badJson, forbidden } from '../../errors.ts';
 import type { NotifyBus } from '../../notify/bus.ts';
 import * as eventsRepo from '../../storage/events.ts';
-import * as txnRepo from '../../storage/txn-ids.ts';
 import { authEventKeys, checkEventAuth } from '../events/auth-rules.ts';
 import { CanonicalJsonError, canonicalJson } from '../events/canonical-json.ts';
 import { computeEventId } from '../events/hashes.ts';
@@ -219,45 +218,44 @@ export class EventWriter {
     );
 
     const outcomes: Array<Outcome | undefined> = batch.map(() => undefined);
-    // Idempotency: a txn id already recorded answers with its event; the same txn id twice in
-    // this batch answers both with one event.
     const keyOf = (req: Request) => {
       const txn = req.options.txn!;
       return { user_id: req.events[0]!.sender, device_id: txn.deviceId, txn_id: txnKey(txn) };
     };
     const withTxn = batch.flatMap((req, i) => (req.options.txn && req.events.length > 0 ? [i] : []));
-    const recorded = await txnRepo.findTxns(trx, withTxn.map((i) => keyOf(batch[i]!)));
-    const sameAs = new Map<number, number>();
-    if (recorded.size > 0) {
-      const stored = new Map((await eventsRepo.findEventsByIds(trx, [...recorded.values()])).map((e) => [e.pdu.event_id, e.pdu]));
-      for (const i of withTxn) {
-        const pdu = stored.get(recorded.get(txnRepo.txnKeyString(keyOf(batch[i]!)))!);
-        if (pdu) outcomes[i] = { ok: true, events: [pdu], replayed: true };
+
+    // Room creation inserts the room row (it runs alone in its batch).
+    for (const req of batch) if (req.options.before) await req.options.before(trx);
+
+    // One read for the whole batch: the rooms' latest events, the txn ids already recorded, and
+    // the state every event needs for its auth checks.
+    const wanted = new Map<string, [string, string, string]>();
+    for (const req of batch) {
+      for (const ev of req.events) {
+        for (const [type, key] of stateKeysFor(ev)) wanted.set(JSON.stringify([req.roomId, type, key]), [req.roomId, type, key]);
       }
     }
+    const context = await eventsRepo.writeContext(trx, roomIds, withTxn.map((i) => keyOf(batch[i]!)), [...wanted.values()]);
+
+    // Idempotency: a txn id already recorded answers with its event; the same txn id twice in
+    // this batch answers both with one event.
+    const sameAs = new Map<number, number>();
     const firstOfKey = new Map<string, number>();
     for (const i of withTxn) {
-      if (outcomes[i]) continue;
-      const key = txnRepo.txnKeyString(keyOf(batch[i]!));
+      const key = eventsRepo.txnKeyString(keyOf(batch[i]!));
+      const stored = context.txns.get(key);
+      if (stored) {
+        outcomes[i] = { ok: true, events: [stored], replayed: true };
+        continue;
+      }
       const first = firstOfKey.get(key);
       if (first === undefined) firstOfKey.set(key, i);
       else sameAs.set(i, first);
     }
     const toWrite = batch.flatMap((req, i) => (outcomes[i] || sameAs.has(i) ? [] : [i]));
 
-    for (const i of toWrite) if (batch[i]!.options.before) await batch[i]!.options.before!(trx);
-
-    // The rooms' latest events and the state every event of the batch needs, in two queries.
-    const heads = await eventsRepo.roomHeads(trx, [...new Set(toWrite.map((i) => batch[i]!.roomId))]);
-    const wanted = new Map<string, [string, string, string]>();
-    for (const i of toWrite) {
-      const req = batch[i]!;
-      for (const ev of req.events) {
-        for (const [type, key] of stateKeysFor(ev)) wanted.set(JSON.stringify([req.roomId, type, key]), [req.roomId, type, key]);
-      }
-    }
     const cursors = new Map<string, RoomCursor>();
-    for (const [roomId, head] of heads) {
+    for (const [roomId, head] of context.heads) {
       cursors.set(roomId, {
         version: head.room_version as RoomVersion,
         prev: head.latest ? [head.latest.event_id] : [],
@@ -266,9 +264,7 @@ export class EventWriter {
         overlay: new Map(),
       });
     }
-    for (const e of await eventsRepo.currentStateEventsOfRooms(trx, [...wanted.values()])) {
-      cursors.get(e.pdu.room_id)?.stored.set(stateMapKey(e.pdu.type, e.pdu.state_key ?? ''), e.pdu);
-    }
+    for (const pdu of context.state) cursors.get(pdu.room_id)?.stored.set(stateMapKey(pdu.type, pdu.state_key ?? ''), pdu);
 
     // Check and sign, in queue order; a request that fails leaves its room's cursor as it was.
     for (const i of toWrite) {
@@ -287,13 +283,6 @@ export class EventWriter {
     const txnRows = written
       .filter((i) => batch[i]!.options.txn && batch[i]!.events.length > 0)
       .map((i) => ({ ...keyOf(batch[i]!), event_id: (outcomes[i] as { events: Pdu[] }).events[0]!.event_id, created_ts: Date.now() }));
-    if (txnRows.length > 0) {
-      const inserted = await txnRepo.insertTxns(trx, txnRows);
-      if (inserted.size < txnRows.length) {
-        if (batch.length === 1) throw new MatrixError(409, 'M_UNKNOWN', 'Concurrent request with the same transaction id.');
-        throw new TxnRace();
-      }
-    }
     const rows: Array<{ pdu: Pdu; txn?: { deviceId: string; txnId: string } | undefined }> = [];
     for (const i of written) {
       const req = batch[i]!;
@@ -305,7 +294,13 @@ export class EventWriter {
         rows.push({ pdu, txn });
       }
     }
-    const positions = await eventsRepo.insertEventsAtNextPositions(trx, rows);
+    const { positions, txnsRecorded } = await eventsRepo.insertEventsAtNextPositions(trx, rows, txnRows);
+    if (txnsRecorded < txnRows.length) {
+      // Another process recorded one of these txn ids meanwhile: roll back; alone, the request
+      // is refused as before, in a batch the batch is redone request by request.
+      if (batch.length === 1) throw new MatrixError(409, 'M_UNKNOWN', 'Concurrent request with the same transaction id.');
+      throw new TxnRace();
+    }
     for (const [i, first] of sameAs) outcomes[i] = outcomes[first]!.ok ? { ...(outcomes[first] as Outcome & { ok: true }), replayed: true } : outcomes[first];
     return { outcomes: outcomes as Outcome[], lastPos: positions.at(-1) ?? 0 };
   }

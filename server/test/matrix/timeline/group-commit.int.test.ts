@@ -21,15 +21,17 @@ async function quickUser(baseUrl: string): Promise<{ userId: string; api: Api; d
   return { userId: res.body.user_id, api: new Api(baseUrl, res.body.access_token), deviceId: res.body.device_id };
 }
 
-/** Counts the statements that take stream positions while `fn` runs. */
-async function countingHeadUpdates<T>(db: Knex, fn: () => Promise<T>): Promise<{ result: T; headUpdates: number }> {
+/** Counts the statements sent to the database, and those taking stream positions, while `fn` runs. */
+async function countingHeadUpdates<T>(db: Knex, fn: () => Promise<T>): Promise<{ result: T; headUpdates: number; statements: string[] }> {
   let headUpdates = 0;
+  const statements: string[] = [];
   const onQuery = (q: { sql?: string }) => {
+    statements.push(String(q.sql));
     if (typeof q.sql === 'string' && /UPDATE stream_head/i.test(q.sql)) headUpdates++;
   };
   db.on('query', onQuery);
   try {
-    return { result: await fn(), headUpdates };
+    return { result: await fn(), headUpdates, statements };
   } finally {
     db.removeListener('query', onQuery);
   }
@@ -88,6 +90,12 @@ describe('group commit of room events', () => {
         expect(pdus[i]!.depth).toBe(pdus[i - 1]!.depth + 1);
       }
     }
+  });
+
+  it('sends one message in five statements: begin, room locks, one read, one write, commit', async () => {
+    const txn = { deviceId: alice.deviceId, txnId: `rt${Date.now()}`, path: `send/${rooms[3]}/m.room.message` };
+    const { statements } = await countingHeadUpdates(db, () => writer.append(rooms[3]!, [message('counted')], { txn }));
+    expect(statements.length, statements.join('\n')).toBeLessThanOrEqual(5);
   });
 
   it('answers a txn id repeated within a batch, and in a later batch, with the same event', async () => {
