@@ -38,7 +38,9 @@ export class SyncService {
    * Per user, the rooms they were joined to as of a stream position, from their last sync. A
    * long-poll whose token is the current one (a client asking again right after an answer) has
    * an empty window: it waits on these rooms without reading anything first. Any membership
-   * change takes a new position, which makes the entry stale.
+   * change takes a new position, which makes the entry stale. This relies on the rule that
+   * every change a sync must see takes a stream position (or the typing serial) and wakes the
+   * bus: a section fed otherwise would wait for the next wake-up or the timeout.
    */
   readonly #joinedAt = new Map<string, { pos: number; rooms: Set<string> }>();
 
