@@ -3,7 +3,7 @@
  * server sends to its database (round trips), and writes the count to BENCH_QUERY_COUNT_FILE
  * when the process gets SIGUSR2. Bench only: the server itself never loads this.
  */
-import { writeFileSync } from 'node:fs';
+import { renameSync, writeFileSync } from 'node:fs';
 import ClientPgLite from 'knex-pglite';
 import pg from 'pg';
 
@@ -22,4 +22,10 @@ lite._query = function (this: unknown, ...args: unknown[]) {
 };
 
 const file = process.env.BENCH_QUERY_COUNT_FILE;
-if (file) process.on('SIGUSR2', () => writeFileSync(file, String(count)));
+// Written aside then renamed: a reader never sees a half-written number.
+if (file) {
+  process.on('SIGUSR2', () => {
+    writeFileSync(`${file}.tmp`, String(count));
+    renameSync(`${file}.tmp`, file);
+  });
+}
