@@ -8,7 +8,7 @@ import { MatrixError } from '../../../src/errors.ts';
 import type { Pdu } from '../../../src/matrix/events/pdu.ts';
 import type { EventWriter } from '../../../src/matrix/timeline/append.ts';
 import { Api, enc } from '../../support/client.ts';
-import { closeAllTestServers, startTestServer, type TestServer } from '../../support/server.ts';
+import { closeAllTestServers, startTestServer, testDatabaseKind, type TestServer } from '../../support/server.ts';
 
 const ROOMS = 8;
 const PER_ROOM = 5;
@@ -162,5 +162,44 @@ describe('group commit of room events', () => {
     const [next] = await writer.append(rooms[1]!, [message('next')]);
     const tail = await timeline(rooms[1]!);
     expect(tail.at(-1)!.event_id).toBe(next!.event_id);
+  });
+});
+
+// Two processes on one PostgreSQL write batches into the same rooms at once: the room locks
+// (taken in one order by both) keep each room a line, with every event once.
+describe.skipIf(testDatabaseKind() !== 'postgres')('group commit on two servers sharing a database', () => {
+  afterAll(async () => {
+    await closeAllTestServers();
+  });
+
+  it('keeps each room a single chain when both write batches into the same rooms', async () => {
+    const first = await startTestServer();
+    const second = await startTestServer({}, { shareDatabaseOf: first });
+    const alice = await quickUser(first.url);
+    const shared: string[] = [];
+    for (let r = 0; r < 4; r++) shared.push((await alice.api.post('/_matrix/client/v3/createRoom', { preset: 'private_chat' })).body.room_id);
+    const msg = (body: string) => ({ type: 'm.room.message', sender: alice.userId, content: { msgtype: 'm.text', body } });
+    // Each server queues appends for all rooms, in opposite room orders, several rounds.
+    const sends: Array<Promise<Pdu[]>> = [];
+    for (let round = 0; round < 5; round++) {
+      shared.forEach((roomId, r) => sends.push(first.services.writer.append(roomId, [msg(`a${round}r${r}`)])));
+      [...shared].reverse().forEach((roomId) => sends.push(second.services.writer.append(roomId, [msg(`b${round}`)])));
+    }
+    const written = (await Promise.all(sends)).map(([e]) => e!.event_id);
+    expect(new Set(written).size).toBe(sends.length);
+    for (const roomId of shared) {
+      const res = await alice.api.get(`/_matrix/client/v3/rooms/${enc(roomId)}/messages?dir=f&limit=1000&from=s0_0`);
+      const chunk = res.body.chunk as Array<{ event_id: string }>;
+      const ids = chunk.map((e) => e.event_id);
+      expect(new Set(ids).size).toBe(ids.length);
+      // Each event's only parent is the event before it: no fork, no gap.
+      const pdus = await first.services.db('events').where({ room_id: roomId }).orderBy('stream_pos', 'asc').select('json');
+      const parsed = pdus.map((p: { json: Pdu | string }) => (typeof p.json === 'string' ? (JSON.parse(p.json) as Pdu) : p.json));
+      for (let i = 1; i < parsed.length; i++) {
+        expect(parsed[i]!.prev_events).toEqual([parsed[i - 1]!.event_id]);
+        expect(parsed[i]!.depth).toBe(parsed[i - 1]!.depth + 1);
+      }
+      expect(parsed.filter((p) => p.type === 'm.room.message')).toHaveLength(10);
+    }
   });
 });
