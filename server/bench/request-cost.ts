@@ -19,16 +19,8 @@
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { call, cpuSecondsOf, freshDatabase, makeAgent, pool, serverDir, sleep, startServerProcess, type ServerProcess } from './support.ts';
+import { benchSetting as setting, call, cpuSecondsOf, freshDatabase, makeAgent, pool, serverDir, sleep, startServerProcess, type ServerProcess } from './support.ts';
 
-const argv = new Map(
-  process.argv
-    .slice(2)
-    .map((a) => /^--([a-z_-]+)=(.*)$/.exec(a))
-    .filter((m): m is RegExpExecArray => m !== null)
-    .map((m) => [`BENCH_${m[1]!.replace(/-/g, '_').toUpperCase()}`, m[2]!]),
-);
-const setting = (name: string, fallback: string) => argv.get(name) ?? process.env[name] ?? fallback;
 const cfg = {
   db: setting('BENCH_DB', 'both'),
   count: Math.max(20, Math.floor(Number(setting('BENCH_COUNT', '300')) || 300)),
