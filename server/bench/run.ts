@@ -37,16 +37,9 @@ import {
   sleep,
   startServerProcess,
   type ServerProcess,
+  benchSetting as setting,
 } from './support.ts';
 
-const argv = new Map(
-  process.argv
-    .slice(2)
-    .map((a) => /^--([a-z_-]+)=(.*)$/.exec(a))
-    .filter((m): m is RegExpExecArray => m !== null)
-    .map((m) => [`BENCH_${m[1]!.replace(/-/g, '_').toUpperCase()}`, m[2]!]),
-);
-const setting = (name: string, fallback: string) => argv.get(name) ?? process.env[name] ?? fallback;
 const numberSetting = (name: string, fallback: number) => {
   const v = Number(setting(name, String(fallback)));
   if (!Number.isFinite(v) || v <= 0) throw new Error(`${name} must be a positive number`);

@@ -18,6 +18,19 @@ const CLK_TCK = (() => {
   }
 })();
 
+const benchArgs = new Map(
+  process.argv
+    .slice(2)
+    .map((a) => /^--([a-z_-]+)=(.*)$/.exec(a))
+    .filter((m): m is RegExpExecArray => m !== null)
+    .map((m) => [`BENCH_${m[1]!.replace(/-/g, '_').toUpperCase()}`, m[2]!]),
+);
+
+/** A bench setting: `--name=value` on the command line, else BENCH_NAME in the environment, else `fallback`. */
+export function benchSetting(name: string, fallback: string): string {
+  return benchArgs.get(name) ?? process.env[name] ?? fallback;
+}
+
 /** CPU seconds (user + system) a process has used so far. */
 export function cpuSecondsOf(pid: number): number {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');

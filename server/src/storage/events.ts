@@ -44,15 +44,18 @@ export async function insertEvent(trx: Knex.Transaction, pdu: Pdu, streamPos: nu
 
 /**
  * Stores events at the next stream positions, in one statement: takes the positions from
- * stream_head (see stream.ts), inserts the events, and updates the current state and the
- * memberships they change. One round trip, so that the stream_head row lock, held from here to
- * the commit, serialises writers for as short a time as possible. Returns the positions, in order.
+ * stream_head (see stream.ts), inserts the events, updates the current state and the
+ * memberships they change, and records the transaction ids `txnRows` (the caller compares
+ * `txnsRecorded` with their number: fewer means another request recorded one meanwhile).
+ * One round trip, so that the stream_head row lock, held from here to the commit, serialises
+ * writers for as short a time as possible. Returns the positions, in order.
  */
 export async function insertEventsAtNextPositions(
   trx: Knex.Transaction,
   events: Array<{ pdu: Pdu; txn?: { deviceId: string; txnId: string } | undefined }>,
-): Promise<number[]> {
-  if (events.length === 0) return [];
+  txnRows: Array<{ user_id: string; device_id: string; txn_id: string; event_id: string; created_ts: number }> = [],
+): Promise<{ positions: number[]; txnsRecorded: number }> {
+  if (events.length === 0) return { positions: [], txnsRecorded: 0 };
   const rows = events.map(({ pdu, txn }, ord) => ({
     ord: ord + 1,
     event_id: pdu.event_id,
@@ -88,12 +91,19 @@ export async function insertEventsAtNextPositions(
        FROM v WHERE membership IS NOT NULL ORDER BY room_id, state_key, stream_pos DESC
        ON CONFLICT (room_id, user_id) DO UPDATE
          SET membership = excluded.membership, event_id = excluded.event_id, stream_pos = excluded.stream_pos, forgotten = false
+     ), tx AS (
+       INSERT INTO txn_ids (user_id, device_id, txn_id, event_id, created_ts)
+       SELECT user_id, device_id, txn_id, event_id, created_ts
+       FROM jsonb_to_recordset(?::jsonb) AS t(user_id text, device_id text, txn_id text, event_id text, created_ts bigint)
+       ON CONFLICT (user_id, device_id, txn_id) DO NOTHING
+       RETURNING 1
      )
-     SELECT pos FROM head`,
-    [rows.length, rows.length, JSON.stringify(rows)],
+     SELECT pos, (SELECT count(*) FROM tx) AS txns FROM head`,
+    [rows.length, rows.length, JSON.stringify(rows), JSON.stringify(txnRows)],
   );
-  const last = Number((result.rows[0] as { pos: number | string }).pos);
-  return rows.map((r) => last - rows.length + r.ord);
+  const row = result.rows[0] as { pos: number | string; txns: number | string };
+  const last = Number(row.pos);
+  return { positions: rows.map((r) => last - rows.length + r.ord), txnsRecorded: Number(row.txns) };
 }
 
 /** A room's version and its latest event (the parent of the next one), in one query. */
@@ -109,6 +119,58 @@ export async function roomHead(db: Knex, roomId: string): Promise<{ room_version
   if (!row) return undefined;
   return { room_version: row.room_version, latest: row.event_id ? { event_id: row.event_id, depth: Number(row.depth) } : undefined };
 }
+
+export interface WriteContext {
+  /** Per existing room: its version and latest event (the parent of the next one). */
+  heads: Map<string, { room_version: string; latest: { event_id: string; depth: number } | undefined }>;
+  /** Per recorded transaction (see txnKeyString): the event it produced, if still stored. */
+  txns: Map<string, Pdu | undefined>;
+  /** Current state events found among the requested (room, type, state_key) triples. */
+  state: Pdu[];
+}
+
+/**
+ * What a batch of appends needs to read before writing, in one query (one round trip): the
+ * rooms' versions and latest events, the transactions already recorded, and the current state
+ * entries the authorization rules look at.
+ */
+export async function writeContext(
+  db: Knex,
+  roomIds: string[],
+  txns: Array<{ user_id: string; device_id: string; txn_id: string }>,
+  stateKeys: Array<[string, string, string]>,
+): Promise<WriteContext> {
+  const result = await db.raw(
+    `SELECT
+       (SELECT coalesce(jsonb_agg(jsonb_build_object('room_id', r.room_id, 'room_version', r.room_version, 'event_id', e.event_id, 'depth', e.depth)), '[]'::jsonb)
+        FROM rooms r LEFT JOIN LATERAL (
+          SELECT event_id, depth FROM events WHERE events.room_id = r.room_id ORDER BY stream_pos DESC LIMIT 1
+        ) e ON true
+        WHERE r.room_id IN (SELECT value FROM jsonb_array_elements_text(?::jsonb))) AS heads,
+       (SELECT coalesce(jsonb_agg(jsonb_build_object('user_id', t.user_id, 'device_id', t.device_id, 'txn_id', t.txn_id, 'json', ev.json)), '[]'::jsonb)
+        FROM jsonb_to_recordset(?::jsonb) AS k(user_id text, device_id text, txn_id text)
+        JOIN txn_ids t ON t.user_id = k.user_id AND t.device_id = k.device_id AND t.txn_id = k.txn_id
+        LEFT JOIN events ev ON ev.event_id = t.event_id) AS txns,
+       (SELECT coalesce(jsonb_agg(e.json), '[]'::jsonb)
+        FROM jsonb_to_recordset(?::jsonb) AS k(r text, t text, s text)
+        JOIN current_state c ON c.room_id = k.r AND c.type = k.t AND c.state_key = k.s
+        JOIN events e ON e.event_id = c.event_id) AS state`,
+    [JSON.stringify(roomIds), JSON.stringify(txns), JSON.stringify(stateKeys.map(([r, t, s]) => ({ r, t, s })))],
+  );
+  const row = result.rows[0] as Record<'heads' | 'txns' | 'state', unknown>;
+  const parse = <T>(v: unknown): T => (typeof v === 'string' ? JSON.parse(v) : v) as T;
+  const out: WriteContext = { heads: new Map(), txns: new Map(), state: parse<Pdu[]>(row.state) };
+  for (const h of parse<Array<{ room_id: string; room_version: string; event_id: string | null; depth: number | null }>>(row.heads)) {
+    out.heads.set(h.room_id, { room_version: h.room_version, latest: h.event_id ? { event_id: h.event_id, depth: Number(h.depth) } : undefined });
+  }
+  for (const t of parse<Array<{ user_id: string; device_id: string; txn_id: string; json: Pdu | null }>>(row.txns)) {
+    out.txns.set(txnKeyString(t), t.json ?? undefined);
+  }
+  return out;
+}
+
+/** The identity of a transaction key in WriteContext.txns. */
+export const txnKeyString = (k: { user_id: string; device_id: string; txn_id: string }) => JSON.stringify([k.user_id, k.device_id, k.txn_id]);
 
 /** Events of the current state of a room for the given (type, state_key) pairs. */
 export async function currentStateEvents(db: Knex, roomId: string, keys: Array<[string, string]>): Promise<StoredEvent[]> {

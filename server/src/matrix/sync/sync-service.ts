@@ -29,8 +29,20 @@ export interface SyncDeps {
   typing: TypingService;
 }
 
+/** Users whose joined rooms are remembered for long-polls (the oldest are forgotten first). */
+const MAX_REMEMBERED_USERS = 50_000;
+
 export class SyncService {
   readonly #deps: SyncDeps;
+  /**
+   * Per user, the rooms they were joined to as of a stream position, from their last sync. A
+   * long-poll whose token is the current one (a client asking again right after an answer) has
+   * an empty window: it waits on these rooms without reading anything first. Any membership
+   * change takes a new position, which makes the entry stale. This relies on the rule that
+   * every change a sync must see takes a stream position (or the typing serial) and wakes the
+   * bus: a section fed otherwise would wait for the next wake-up or the timeout.
+   */
+  readonly #joinedAt = new Map<string, { pos: number; rooms: Set<string> }>();
 
   constructor(deps: SyncDeps) {
     this.#deps = deps;
@@ -40,17 +52,36 @@ export class SyncService {
     const { bus, typing } = this.#deps;
     const since = req.since !== undefined ? parseSyncToken(req.since) : undefined;
     const deadline = Date.now() + Math.min(Math.max(req.timeoutMs, 0), 120_000);
+    let waitFirst = since !== undefined && !req.fullState;
     for (;;) {
       const tick = bus.tick;
       const now: SyncToken = { pos: bus.position, typing: typing.serial };
+      if (waitFirst) {
+        waitFirst = false;
+        const known = this.#joinedAt.get(viewer.userId);
+        const remaining = deadline - Date.now();
+        // The client's token is exactly the one it would get now: nothing is in the window.
+        if (known && known.pos === now.pos && req.since === formatSyncToken(now) && remaining > 0) {
+          if (await bus.wait(viewer.userId, known.rooms, tick, remaining, req.signal)) continue;
+          if (req.signal?.aborted) return {};
+          // Timed out: answer as usual (the computation below, over the empty window).
+        }
+      }
       // A token from the future (another node, or a restored database) is clamped, never trusted.
       const from = since ? { pos: Math.min(since.pos, now.pos), typing: Math.min(since.typing, now.typing) } : undefined;
       const result = await this.#compute(viewer, from, now, req);
+      this.#remember(viewer.userId, now.pos, result.watchRooms);
       const remaining = deadline - Date.now();
       if (!from || !result.empty || req.fullState || remaining <= 0) return result.body;
       const woken = await bus.wait(viewer.userId, result.watchRooms, tick, remaining, req.signal);
       if (!woken) return result.body;
     }
+  }
+
+  #remember(userId: string, pos: number, rooms: Set<string>): void {
+    this.#joinedAt.delete(userId);
+    this.#joinedAt.set(userId, { pos, rooms });
+    if (this.#joinedAt.size > MAX_REMEMBERED_USERS) this.#joinedAt.delete(this.#joinedAt.keys().next().value!);
   }
 
   async #compute(viewer: Viewer, since: SyncToken | undefined, now: SyncToken, req: SyncRequest): Promise<{ body: Json; empty: boolean; watchRooms: Set<string> }> {
