@@ -16,6 +16,9 @@ import { AlertChannelEvents } from './alerts/channel-events.ts';
 import { ContactsService } from './directory/contacts-service.ts';
 import { GroupsService, RolesService } from './directory/groups-service.ts';
 import { ConfigError } from '../config/config.ts';
+import { parseDirectoryConfig, type DirectoryConfig } from './directory/directory-config.ts';
+import { DirectoryLifecycle } from './directory/lifecycle.ts';
+import { DirectorySync } from './directory/directory-sync.ts';
 
 export interface CrisisServices {
   alerts: AlertService;
@@ -28,6 +31,7 @@ export interface CrisisServices {
   adapters: Map<string, ChannelAdapter>;
   channels: Channels;
   systemUser: string;
+  directory: { config: DirectoryConfig; lifecycle: DirectoryLifecycle; sync: DirectorySync };
   close(): Promise<void>;
 }
 
@@ -48,6 +52,7 @@ async function ensureSystemUser(s: Services): Promise<string> {
 
 export async function buildCrisisServices(s: Services, log: Logger, extraAdapters: ChannelAdapter[] = []): Promise<CrisisServices> {
   const systemUser = await ensureSystemUser(s);
+  const directoryConfig = parseDirectoryConfig(s.config.file.directory);
   const plan = s.config.file.alerts?.escalation;
   let defaultPlan = DEFAULT_ESCALATION;
   if (plan !== undefined) {
@@ -90,6 +95,9 @@ export async function buildCrisisServices(s: Services, log: Logger, extraAdapter
   engine = new EscalationEngine({ db: s.db, log, adapters, links, changed, ...(leaseS !== undefined ? { leaseMs: leaseS * 1000 } : {}) });
   s.writer.onAppended(watchMatrixAcks(s.db, alerts, systemUser, log));
   engine.start();
+  const lifecycle = new DirectoryLifecycle(s, log, directoryConfig.rooms);
+  const directorySync = new DirectorySync({ s, cfg: directoryConfig, lifecycle, alerts, systemUser, log });
+  directorySync.startSchedule();
   return {
     alerts,
     feed: new AlertFeed(s.db, s.bus),
@@ -101,7 +109,9 @@ export async function buildCrisisServices(s: Services, log: Logger, extraAdapter
     adapters,
     channels,
     systemUser,
+    directory: { config: directoryConfig, lifecycle, sync: directorySync },
     close: async () => {
+      await directorySync.stop();
       await engine.stop();
       for (const a of adapters.values()) await a.close().catch(() => undefined);
     },

@@ -11,6 +11,7 @@ import { typingRoutes } from '../matrix/typing/routes.ts';
 import type { Services } from '../services.ts';
 import { alertRoutes } from '../crisis/alerts/routes.ts';
 import { channelRoutes } from '../crisis/channels/routes.ts';
+import { directoryRoutes } from '../crisis/directory/routes.ts';
 import type { CrisisServices } from '../crisis/crisis-services.ts';
 import type { RouteDef } from './route.ts';
 import type { SocketRoute } from './websocket.ts';
@@ -21,6 +22,7 @@ export function allRoutes(s: Services, c: CrisisServices): RouteDef[] {
   return [
     ...alertRoutes(c),
     ...channelRoutes(s.db, c, s.config.file.outbound_allow_ranges ?? []),
+    ...directoryRoutes(c),
     ...discoveryRoutes(s),
     ...authRoutes(s),
     ...deviceRoutes(s),

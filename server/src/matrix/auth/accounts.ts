@@ -73,7 +73,7 @@ export class AccountService {
       return undefined;
     }
     if (!(await verifyPassword(user.password_hash, password))) return undefined;
-    if (user.deactivated) throw userDeactivated();
+    if (user.deactivated || user.suspended) throw userDeactivated();
     return user;
   }
 
