@@ -19,6 +19,7 @@ import { ConfigError } from '../config/config.ts';
 import { parseDirectoryConfig, type DirectoryConfig } from './directory/directory-config.ts';
 import { DirectoryLifecycle } from './directory/lifecycle.ts';
 import { DirectorySync } from './directory/directory-sync.ts';
+import { DirectoryLogin } from './directory/directory-login.ts';
 
 export interface CrisisServices {
   alerts: AlertService;
@@ -98,6 +99,10 @@ export async function buildCrisisServices(s: Services, log: Logger, extraAdapter
   const lifecycle = new DirectoryLifecycle(s, log, directoryConfig.rooms);
   const directorySync = new DirectorySync({ s, cfg: directoryConfig, lifecycle, alerts, systemUser, log });
   directorySync.startSchedule();
+  if (directorySync.ldap) {
+    const login = new DirectoryLogin(s, directorySync.ldap, directoryConfig.lifecycle.offline_login_days, log);
+    s.accounts.useExternalPasswordCheck((user, password) => login.check(user, password));
+  }
   return {
     alerts,
     feed: new AlertFeed(s.db, s.bus),
