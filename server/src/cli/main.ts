@@ -6,6 +6,7 @@ import { serveCommand } from './serve.ts';
 import { alertCommands } from './alert.ts';
 import { userCommands } from './user.ts';
 import { directoryCommands } from './directory.ts';
+import { deviceCommands } from './device.ts';
 
 /** One line on stderr and a non-zero exit: what an operator needs when a command fails. */
 export function fail(message: string): never {
@@ -25,6 +26,7 @@ program
 userCommands(program, loadConfigOrFail);
 alertCommands(program, loadConfigOrFail);
 directoryCommands(program, loadConfigOrFail);
+deviceCommands(program, loadConfigOrFail);
 
 function loadConfigOrFail() {
   try {

@@ -20,6 +20,7 @@ import { parseDirectoryConfig, type DirectoryConfig } from './directory/director
 import { DirectoryLifecycle } from './directory/lifecycle.ts';
 import { DirectorySync } from './directory/directory-sync.ts';
 import { DirectoryLogin } from './directory/directory-login.ts';
+import { DeviceAdminService } from './directory/device-admin-service.ts';
 
 export interface CrisisServices {
   alerts: AlertService;
@@ -32,7 +33,7 @@ export interface CrisisServices {
   adapters: Map<string, ChannelAdapter>;
   channels: Channels;
   systemUser: string;
-  directory: { config: DirectoryConfig; lifecycle: DirectoryLifecycle; sync: DirectorySync };
+  directory: { config: DirectoryConfig; lifecycle: DirectoryLifecycle; sync: DirectorySync; devices: DeviceAdminService };
   close(): Promise<void>;
 }
 
@@ -114,7 +115,7 @@ export async function buildCrisisServices(s: Services, log: Logger, extraAdapter
     adapters,
     channels,
     systemUser,
-    directory: { config: directoryConfig, lifecycle, sync: directorySync },
+    directory: { config: directoryConfig, lifecycle, sync: directorySync, devices: new DeviceAdminService(s.db, s.accounts, log) },
     close: async () => {
       await directorySync.stop();
       await engine.stop();

@@ -12,7 +12,22 @@ function requireAdmin(requester: Requester): void {
 
 export function directoryRoutes(c: CrisisServices): RouteDef[] {
   const sync = c.directory.sync;
+  const devices = c.directory.devices;
   return [
+    // A lost or stolen device: list a person's devices, revoke one or all.
+    userRoute('GET', `${V1}/admin/users/:userId/devices`, async ({ requester, params }) => {
+      requireAdmin(requester);
+      return { devices: await devices.list(requester, params.userId!) };
+    }),
+    userRoute('DELETE', `${V1}/admin/users/:userId/devices/:deviceId`, async ({ requester, params }) => {
+      requireAdmin(requester);
+      return { revoked: await devices.revoke(requester, params.userId!, [params.deviceId!]) };
+    }),
+    userRoute('DELETE', `${V1}/admin/users/:userId/devices`, async ({ requester, params }) => {
+      requireAdmin(requester);
+      return { revoked: await devices.revoke(requester, params.userId!, 'all') };
+    }),
+
     // DESIGN.md: {dry_run?} -> {created, updated, suspended, deprovisioned, stopped?}.
     userRoute(
       'POST',
