@@ -21,6 +21,7 @@ import { DirectoryLifecycle } from './directory/lifecycle.ts';
 import { DirectorySync } from './directory/directory-sync.ts';
 import { DirectoryLogin } from './directory/directory-login.ts';
 import { DeviceAdminService } from './directory/device-admin-service.ts';
+import { ScimService } from './directory/scim-service.ts';
 
 export interface CrisisServices {
   alerts: AlertService;
@@ -33,7 +34,7 @@ export interface CrisisServices {
   adapters: Map<string, ChannelAdapter>;
   channels: Channels;
   systemUser: string;
-  directory: { config: DirectoryConfig; lifecycle: DirectoryLifecycle; sync: DirectorySync; devices: DeviceAdminService };
+  directory: { config: DirectoryConfig; lifecycle: DirectoryLifecycle; sync: DirectorySync; devices: DeviceAdminService; scim: ScimService };
   close(): Promise<void>;
 }
 
@@ -115,7 +116,9 @@ export async function buildCrisisServices(s: Services, log: Logger, extraAdapter
     adapters,
     channels,
     systemUser,
-    directory: { config: directoryConfig, lifecycle, sync: directorySync, devices: new DeviceAdminService(s.db, s.accounts, log) },
+    directory: { config: directoryConfig, lifecycle, sync: directorySync, devices: new DeviceAdminService(s.db, s.accounts, log),
+      scim: new ScimService({ db: s.db, lifecycle, log, baseUrl: s.config.publicBaseUrl, defaultCountryCode: directoryConfig.ldap?.default_country_code }),
+    },
     close: async () => {
       await directorySync.stop();
       await engine.stop();

@@ -23,6 +23,14 @@ export async function up(db: Knex): Promise<void> {
     t.unique(['source', 'external_id']);
   });
 
+  // SCIM Groups: the identity provider's id for a Tocsin group (groups.group_id).
+  await db.schema.createTable('scim_groups', (t) => {
+    t.text('scim_id').primary();
+    t.text('group_id').notNullable().unique().references('groups.group_id').onDelete('CASCADE');
+    t.text('external_id');
+    t.bigInteger('created_ts').notNullable();
+  });
+
   await db.schema.createTable('directory_runs', (t) => {
     t.bigIncrements('run_id');
     t.text('trigger').notNullable(); // api | schedule
@@ -39,6 +47,7 @@ export async function up(db: Knex): Promise<void> {
 
 export async function down(db: Knex): Promise<void> {
   await db.schema.dropTableIfExists('directory_runs');
+  await db.schema.dropTableIfExists('scim_groups');
   await db.schema.dropTableIfExists('directory_accounts');
   await db.schema.alterTable('users', (t) => {
     t.dropColumn('suspended');
