@@ -78,5 +78,6 @@ describe('lost device: admin listing and revocation', () => {
     expect(all.stdout).toBe(`1 device revoked: ${alice.deviceId}\n`);
     expect((await alice.api.get('/_matrix/client/v3/account/whoami')).body).toMatchObject({ errcode: 'M_UNKNOWN_TOKEN', soft_logout: false });
     expect((await admin.api.get(devicesPath(alice.userId))).body.devices).toEqual([]);
-  });
+    // Three CLI processes: slow on a loaded machine, not a hang.
+  }, 240_000);
 });

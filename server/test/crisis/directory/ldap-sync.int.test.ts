@@ -101,7 +101,7 @@ describe('LDAP directory sync', () => {
     expect(cli.stdout).toMatch(/create\s+@alice:localhost \(Alice Martin\)/);
     expect(cli.stdout).toMatch(/group cellule-crise: \+ @alice:localhost, @bob:localhost/);
     expect(await userRow(u('alice'))).toBeUndefined();
-  });
+  }, 180_000);
 
   it('new hires: accounts, profiles, contacts, groups and rooms', async () => {
     const res = await sync();
@@ -218,7 +218,7 @@ describe('LDAP directory sync', () => {
     expect(forced).toMatchObject({ forced: true, missing: 3 });
     slapd.ldif([person('bob', 'Bob Bernard', { mail: 'bob@example.org', mobile: '+33 6 11 11 11 11' }), person('carol', 'Carol Petit', { mail: 'carol@example.org' }), person('dave', 'Dave Roux', { mobile: '+33 6 22 22 22 22' })].join('\n'));
     expect(await sync()).toMatchObject({ missing: 0, deprovisioned: 0 });
-  });
+  }, 180_000);
 
   it('the safety net: slapd down changes nothing', async () => {
     await slapd.stop();
@@ -233,7 +233,7 @@ describe('LDAP directory sync', () => {
     } finally {
       await slapd.start();
     }
-  });
+  }, 180_000);
 
   it('keeps a report of every run, readable through the admin API', async () => {
     const runs = await admin.api.get('/_tocsin/v1/admin/directory/runs?limit=100');
