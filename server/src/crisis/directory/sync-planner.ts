@@ -18,7 +18,7 @@ export interface SyncPlan {
   deprovision: PlannedChange[];
   /** Gone from the directory, still within the grace period: missing_syncs after this run. */
   missing: Array<PlannedChange & { missing_syncs: number }>;
-  /** Unchanged people, whose directory row is refreshed (missing counter back to 0). */
+  /** Unchanged people whose stored row is out of date (missing counter, groups, DN): refreshed. */
   unchanged: Array<{ user_id: string; person: DirectoryPerson }>;
   groups: Array<{ group: string; added: string[]; removed: string[] }>;
   skipped: Array<{ login: string; reason: string }>;
@@ -42,6 +42,11 @@ export interface PlanInput {
 
 export function attributesOf(p: DirectoryPerson): DirectoryAttributes {
   return { displayName: p.displayName, email: p.email, phone: p.phone, language: p.language, timeZone: p.timeZone, groups: p.groups };
+}
+
+/** Whether the stored row of an otherwise unchanged person needs writing (a resync of an unchanged directory writes nothing). */
+function stale(known: KnownAccount, p: DirectoryPerson): boolean {
+  return known.missing_syncs !== 0 || known.external_id !== p.dn || known.disabled !== p.disabled || known.attributes.groups.join('\n') !== p.groups.join('\n');
 }
 
 const FIELDS: Array<[keyof DirectoryAttributes, string]> = [
@@ -89,7 +94,7 @@ export function planSync(input: PlanInput): SyncPlan {
     }
     if (person.disabled) {
       if (!known.suspended && !known.deactivated) plan.suspend.push({ ...base, person });
-      else plan.unchanged.push({ user_id: userId, person });
+      else if (stale(known, person)) plan.unchanged.push({ user_id: userId, person });
       continue;
     }
     if (known.deactivated || known.suspended) {
@@ -98,7 +103,7 @@ export function planSync(input: PlanInput): SyncPlan {
     }
     const fields = FIELDS.filter(([k]) => known.attributes[k] !== person[k as keyof DirectoryPerson]).map(([, name]) => name);
     if (fields.length > 0) plan.update.push({ ...base, person, fields });
-    else plan.unchanged.push({ user_id: userId, person });
+    else if (stale(known, person)) plan.unchanged.push({ user_id: userId, person });
   }
 
   for (const known of input.known) {
