@@ -143,7 +143,9 @@ export class DirectorySync {
       maxChangeShare: lc.max_change_share,
     });
     if (ldapError) plan.stopped = ldapError;
-    const stopped = plan.stopped && !req.force ? plan.stopped : undefined;
+    // Force goes past the share and the empty result, never past an LDAP error: with no
+    // answer from the directory, everyone would look gone.
+    const stopped = ldapError ?? (plan.stopped && !req.force ? plan.stopped : undefined);
     const errors: string[] = [];
     if (!req.dryRun && !stopped) await this.#apply(plan, snapshot!, errors);
     const applied = !req.dryRun && !stopped;

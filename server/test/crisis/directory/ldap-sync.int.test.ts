@@ -227,6 +227,10 @@ describe('LDAP directory sync', () => {
       expect(res.stopped).toMatch(/^LDAP error/);
       expect(res).toMatchObject({ created: 0, suspended: 0, deprovisioned: 0 });
       expect((await userRow(u('alice')))?.deactivated).toBe(false);
+      // Not even forced: without an answer from the directory everyone would look gone.
+      const forced = await sync({ force: true });
+      expect(forced.stopped).toMatch(/^LDAP error/);
+      expect(forced).toMatchObject({ missing: 0, deprovisioned: 0 });
       const cli = await tocsin(['directory', 'sync', '--json'], { TOCSIN_URL: server.url, TOCSIN_TOKEN: admin.token });
       expect(cli.status).toBe(3);
       expect(JSON.parse(cli.stdout).stopped).toMatch(/^LDAP error/);
