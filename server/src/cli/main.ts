@@ -5,6 +5,8 @@ import { createLogger } from '../logger.ts';
 import { serveCommand } from './serve.ts';
 import { alertCommands } from './alert.ts';
 import { userCommands } from './user.ts';
+import { directoryCommands } from './directory.ts';
+import { deviceCommands } from './device.ts';
 
 /** One line on stderr and a non-zero exit: what an operator needs when a command fails. */
 export function fail(message: string): never {
@@ -23,6 +25,8 @@ program
 
 userCommands(program, loadConfigOrFail);
 alertCommands(program, loadConfigOrFail);
+directoryCommands(program, loadConfigOrFail);
+deviceCommands(program, loadConfigOrFail);
 
 function loadConfigOrFail() {
   try {

@@ -18,6 +18,12 @@ import { AlertChannelEvents } from './alerts/channel-events.ts';
 import { ContactsService } from './directory/contacts-service.ts';
 import { GroupsService, RolesService } from './directory/groups-service.ts';
 import { ConfigError } from '../config/config.ts';
+import { parseDirectoryConfig, type DirectoryConfig } from './directory/directory-config.ts';
+import { DirectoryLifecycle } from './directory/lifecycle.ts';
+import { DirectorySync } from './directory/directory-sync.ts';
+import { DirectoryLogin } from './directory/directory-login.ts';
+import { DeviceAdminService } from './directory/device-admin-service.ts';
+import { ScimService } from './directory/scim-service.ts';
 
 export interface CrisisServices {
   alerts: AlertService;
@@ -31,6 +37,7 @@ export interface CrisisServices {
   adapters: Map<string, ChannelAdapter>;
   channels: Channels;
   systemUser: string;
+  directory: { config: DirectoryConfig; lifecycle: DirectoryLifecycle; sync: DirectorySync; devices: DeviceAdminService; scim: ScimService };
   close(): Promise<void>;
 }
 
@@ -51,6 +58,7 @@ async function ensureSystemUser(s: Services): Promise<string> {
 
 export async function buildCrisisServices(s: Services, log: Logger, extraAdapters: ChannelAdapter[] = []): Promise<CrisisServices> {
   const systemUser = await ensureSystemUser(s);
+  const directoryConfig = parseDirectoryConfig(s.config.file.directory);
   const plan = s.config.file.alerts?.escalation;
   let defaultPlan = DEFAULT_ESCALATION;
   if (plan !== undefined) {
@@ -96,6 +104,13 @@ export async function buildCrisisServices(s: Services, log: Logger, extraAdapter
   engine = new EscalationEngine({ db: s.db, log, adapters, links, changed, ...(leaseS !== undefined ? { leaseMs: leaseS * 1000 } : {}) });
   s.writer.onAppended(watchMatrixAcks(s.db, alerts, systemUser, log));
   engine.start();
+  const lifecycle = new DirectoryLifecycle(s, log, directoryConfig.rooms);
+  const directorySync = new DirectorySync({ s, cfg: directoryConfig, lifecycle, alerts, systemUser, log });
+  directorySync.startSchedule();
+  if (directorySync.ldap) {
+    const login = new DirectoryLogin(s, directorySync.ldap, directoryConfig.lifecycle.offline_login_days, log);
+    s.accounts.useExternalPasswordCheck((user, password) => login.check(user, password));
+  }
   return {
     alerts,
     templates: new AlertTemplates(s.db, (requester) => alerts.canSend(requester)),
@@ -108,7 +123,11 @@ export async function buildCrisisServices(s: Services, log: Logger, extraAdapter
     adapters,
     channels,
     systemUser,
+    directory: { config: directoryConfig, lifecycle, sync: directorySync, devices: new DeviceAdminService(s.db, s.accounts, log),
+      scim: new ScimService({ db: s.db, lifecycle, log, baseUrl: s.config.publicBaseUrl, defaultCountryCode: directoryConfig.ldap?.default_country_code }),
+    },
     close: async () => {
+      await directorySync.stop();
       await engine.stop();
       for (const a of adapters.values()) await a.close().catch(() => undefined);
     },

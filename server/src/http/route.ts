@@ -1,7 +1,7 @@
 import type { Request, Response } from 'express';
 import type { z } from 'zod';
 
-export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'DELETE';
+export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'DELETE' | 'PATCH';
 
 export interface Requester {
   userId: string;
@@ -36,7 +36,8 @@ type BodyOf<S> = S extends z.ZodType ? z.output<S> : Record<string, unknown>;
 export interface RouteDef {
   method: HttpMethod;
   path: string;
-  auth: 'user' | 'optional';
+  /** 'none': the Authorization header is the handler's own (SCIM's bearer token). */
+  auth: 'user' | 'optional' | 'none';
   body?: z.ZodType | undefined;
   rawBody?: boolean | undefined;
   /** Its result is sent as JSON (200) unless the handler answered itself. */
@@ -61,4 +62,14 @@ export function publicRoute<S extends z.ZodType | undefined = undefined>(
   options: RouteOptions<S> = {},
 ): RouteDef {
   return { method, path, auth: 'optional', handler: handler as RouteDef['handler'], body: options.body, rawBody: options.rawBody };
+}
+
+/** A route that reads no Matrix access token: it checks its own credentials (SCIM). */
+export function ownAuthRoute<S extends z.ZodType | undefined = undefined>(
+  method: HttpMethod | 'PATCH',
+  path: string,
+  handler: (ctx: PublicContext<BodyOf<S>>) => unknown,
+  options: RouteOptions<S> = {},
+): RouteDef {
+  return { method: method as HttpMethod, path, auth: 'none', handler: handler as RouteDef['handler'], body: options.body, rawBody: options.rawBody };
 }

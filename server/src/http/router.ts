@@ -12,6 +12,8 @@ import { typingRoutes } from '../matrix/typing/routes.ts';
 import type { Services } from '../services.ts';
 import { alertRoutes } from '../crisis/alerts/routes.ts';
 import { channelRoutes } from '../crisis/channels/routes.ts';
+import { directoryRoutes } from '../crisis/directory/routes.ts';
+import { scimRoutes } from '../crisis/directory/scim-routes.ts';
 import type { CrisisServices } from '../crisis/crisis-services.ts';
 import type { RouteDef } from './route.ts';
 import type { SocketRoute } from './websocket.ts';
@@ -22,6 +24,8 @@ export function allRoutes(s: Services, c: CrisisServices): RouteDef[] {
   return [
     ...alertRoutes(c),
     ...channelRoutes(s.db, c, s.config.file.outbound_allow_ranges ?? []),
+    ...directoryRoutes(c),
+    ...scimRoutes(c),
     ...discoveryRoutes(s),
     ...authRoutes(s),
     ...deviceRoutes(s),

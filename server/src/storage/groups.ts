@@ -10,6 +10,7 @@ export async function membersOfGroups(db: Knex, groupIds: string[]): Promise<str
     .join('users as u', 'u.user_id', 'g.user_id')
     .whereIn('g.group_id', groupIds)
     .where('u.deactivated', false)
+    .where('u.suspended', false)
     .distinct('g.user_id');
   return rows.map((r: { user_id: string }) => r.user_id);
 }

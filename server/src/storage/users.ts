@@ -6,13 +6,15 @@ export interface UserRow {
   password_hash: string | null;
   admin: boolean;
   deactivated: boolean;
+  /** Disabled in the directory: no login, no alerts, memberships kept. */
+  suspended: boolean;
   displayname: string | null;
   avatar_url: string | null;
   origin: string;
   created_ts: number;
 }
 
-export async function insertUser(db: Knex, row: Omit<UserRow, 'deactivated' | 'origin'> & { origin?: string }): Promise<boolean> {
+export async function insertUser(db: Knex, row: Omit<UserRow, 'deactivated' | 'suspended' | 'origin'> & { origin?: string }): Promise<boolean> {
   const inserted = await db('users').insert(row).onConflict('user_id').ignore().returning('user_id');
   return inserted.length > 0;
 }

@@ -33,5 +33,12 @@ export async function resolveAudience(db: Knex, serverName: string, sender: stri
     }
     if (users.size > MAX_RECIPIENTS) throw invalidParam(`An alert may reach at most ${MAX_RECIPIENTS} people.`);
   }
-  return [...users].sort();
+  // Suspended people (disabled in the directory) get no alerts, whichever way they were named.
+  const rows = await usersRepo.findUsers(db, [...users]);
+  return [...users]
+    .filter((u) => {
+      const row = rows.get(u);
+      return row !== undefined && !row.deactivated && !row.suspended;
+    })
+    .sort();
 }

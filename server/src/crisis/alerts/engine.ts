@@ -174,7 +174,9 @@ export class EscalationEngine {
       const recipient = recipients.get(d.alert_id)?.get(d.user_id);
       (batch.touched.get(d.alert_id) ?? batch.touched.set(d.alert_id, new Set()).get(d.alert_id)!).add(d.user_id);
       const stale = !alert || !recipient || alert.state !== 'active' || alert.expires_ts <= now || recipient.acknowledged_ts !== null;
-      if (stale || users.get(d.user_id)?.deactivated) {
+      const account = users.get(d.user_id);
+      // Deactivated or suspended (disabled in the directory) people get no alerts.
+      if (stale || account?.deactivated || account?.suspended) {
         batch.settled.push(deliveriesRepo.finishDelivery(db, d.id, { state: 'cancelled' }, Date.now()));
         continue;
       }

@@ -16,6 +16,12 @@ export interface Session {
   device_id: string;
 }
 
+/**
+ * Checks the password of an account fed by a directory (it binds to LDAP); undefined when the
+ * account is not the directory's, so that the local hash is checked instead.
+ */
+export type ExternalPasswordCheck = (user: usersRepo.UserRow, password: string) => Promise<boolean | undefined>;
+
 export interface AccountDeps {
   db: Knex;
   serverName: string;
@@ -28,10 +34,16 @@ export class AccountService {
   // 2 s: a long-polling client is served from memory, and a token revoked elsewhere (the CLI,
   // another node) is refused here 2 s later at most.
   readonly #tokens = new TokenCache(2_000);
+  #external: ExternalPasswordCheck | undefined;
 
   constructor(deps: AccountDeps) {
     this.#db = deps.db;
     this.#serverName = deps.serverName;
+  }
+
+  /** Directory accounts check their password against the directory (see crisis/directory). */
+  useExternalPasswordCheck(check: ExternalPasswordCheck): void {
+    this.#external = check;
   }
 
   /** Creates an account; throws M_USER_IN_USE when the name is taken. */
@@ -72,8 +84,9 @@ export class AccountService {
       await verifyPassword(DUMMY_HASH, password);
       return undefined;
     }
-    if (!(await verifyPassword(user.password_hash, password))) return undefined;
-    if (user.deactivated) throw userDeactivated();
+    const external = this.#external ? await this.#external(user, password) : undefined;
+    if (!(external ?? (await verifyPassword(user.password_hash, password)))) return undefined;
+    if (user.deactivated || user.suspended) throw userDeactivated();
     return user;
   }
 
