@@ -50,6 +50,13 @@ const fileSchema = z
         max_body_bytes: z.number().int().positive().optional(),
       })
       .optional(),
+    media: z
+      .object({
+        max_upload_bytes: z.number().int().positive().optional(),
+        url_previews: z.boolean().optional(),
+      })
+      .strict()
+      .optional(),
   })
   .loose();
 
