@@ -57,6 +57,14 @@ const fileSchema = z
       })
       .strict()
       .optional(),
+    voip: z
+      .object({
+        turn_uris: z.array(z.string().regex(/^turns?:/, 'must be turn: or turns: URIs')).optional(),
+        turn_shared_secret: z.string().min(1).optional(),
+        turn_user_lifetime_s: z.number().int().positive().optional(),
+      })
+      .strict()
+      .optional(),
   })
   .loose();
 
