@@ -74,6 +74,7 @@ export async function buildServices(config: Config, log: Logger, db: Knex, signi
       ...DEFAULT_MEDIA_LIMITS,
       maxUploadBytes: config.file.media?.max_upload_bytes ?? DEFAULT_MEDIA_LIMITS.maxUploadBytes,
       urlPreviews: config.file.media?.url_previews ?? DEFAULT_MEDIA_LIMITS.urlPreviews,
+      legacyDownloads: config.file.media?.legacy_unauthenticated_downloads ?? DEFAULT_MEDIA_LIMITS.legacyDownloads,
     },
   });
   const enabled = config.rateLimits;

@@ -54,6 +54,7 @@ const fileSchema = z
       .object({
         max_upload_bytes: z.number().int().positive().optional(),
         url_previews: z.boolean().optional(),
+        legacy_unauthenticated_downloads: z.boolean().optional(),
       })
       .strict()
       .optional(),

@@ -22,6 +22,8 @@ export interface MediaLimits {
   /** Longest wait a download may ask for (timeout_ms) on a reserved, not yet uploaded URI. */
   maxWaitMs: number;
   urlPreviews: boolean;
+  /** Serve the deprecated unauthenticated download/thumbnail endpoints (frozen by default). */
+  legacyDownloads: boolean;
 }
 
 export const DEFAULT_MEDIA_LIMITS: MediaLimits = {
@@ -31,6 +33,7 @@ export const DEFAULT_MEDIA_LIMITS: MediaLimits = {
   maxThumbnailSourceBytes: 20 * 1024 * 1024,
   maxWaitMs: 30_000,
   urlPreviews: true,
+  legacyDownloads: false,
 };
 
 export interface UploadMeta {

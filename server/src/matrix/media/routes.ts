@@ -112,6 +112,17 @@ export function mediaRoutes(s: Services): RouteDef[] {
     await send(req, res, content);
   };
 
+  const thumbnail = async ({ req, res, params, query }: { req: Request; res: Response; params: Record<string, string>; query: Record<string, string | undefined> }) => {
+    const width = dimension('width', query.width);
+    const height = dimension('height', query.height);
+    const method = query.method ?? 'scale';
+    if (method !== 'scale' && method !== 'crop') throw invalidParam('method must be crop or scale.');
+    const content = await media.thumbnail(params.serverName!, params.mediaId!, width, height, method, timeoutOf(query.timeout_ms));
+    const extension = content.contentType.split('/')[1] ?? 'bin';
+    setMediaHeaders(res, content.contentType, 'inline', `thumbnail.${extension}`);
+    await send(req, res, content);
+  };
+
   const preview = async ({ requester, query }: { requester: { userId: string }; query: Record<string, string | undefined> }) => {
     if (!query.url) throw missingParam('url is required.');
     previews.take(requester.userId);
@@ -153,26 +164,25 @@ export function mediaRoutes(s: Services): RouteDef[] {
 
     userRoute('GET', `${CLIENT_V1}/download/:serverName/:mediaId`, download),
     userRoute('GET', `${CLIENT_V1}/download/:serverName/:mediaId/:fileName`, download),
-    userRoute('GET', `${CLIENT_V1}/thumbnail/:serverName/:mediaId`, async ({ req, res, params, query }) => {
-      const width = dimension('width', query.width);
-      const height = dimension('height', query.height);
-      const method = query.method ?? 'scale';
-      if (method !== 'scale' && method !== 'crop') throw invalidParam('method must be crop or scale.');
-      const content = await media.thumbnail(params.serverName!, params.mediaId!, width, height, method, timeoutOf(query.timeout_ms));
-      const extension = content.contentType.split('/')[1] ?? 'bin';
-      setMediaHeaders(res, content.contentType, 'inline', `thumbnail.${extension}`);
-      await send(req, res, content);
-    }),
+    userRoute('GET', `${CLIENT_V1}/thumbnail/:serverName/:mediaId`, thumbnail),
     userRoute('GET', `${CLIENT_V1}/config`, config),
     userRoute('GET', `${CLIENT_V1}/preview_url`, preview),
 
     // The deprecated unauthenticated endpoints are frozen, as the spec (v1.12) asks: every
-    // media here was uploaded after the freeze, so none is served without a token.
-    ...[`${MEDIA_V3}/download/:serverName/:mediaId`, `${MEDIA_V3}/download/:serverName/:mediaId/:fileName`, `${MEDIA_V3}/thumbnail/:serverName/:mediaId`].map((frozen) =>
-      publicRoute('GET', frozen, () => {
-        throw notFound('Media is served by the authenticated endpoints (/_matrix/client/v1/media) only.');
-      }),
-    ),
+    // media here was uploaded after the freeze, so none is served without a token. Clients
+    // pick the authenticated endpoints from /versions (v1.11); until the server lists it, an
+    // operator may serve these (media.legacy_unauthenticated_downloads) so that images show.
+    ...(media.limits.legacyDownloads
+      ? [
+          publicRoute('GET', `${MEDIA_V3}/download/:serverName/:mediaId`, download),
+          publicRoute('GET', `${MEDIA_V3}/download/:serverName/:mediaId/:fileName`, download),
+          publicRoute('GET', `${MEDIA_V3}/thumbnail/:serverName/:mediaId`, thumbnail),
+        ]
+      : [`${MEDIA_V3}/download/:serverName/:mediaId`, `${MEDIA_V3}/download/:serverName/:mediaId/:fileName`, `${MEDIA_V3}/thumbnail/:serverName/:mediaId`].map((frozen) =>
+          publicRoute('GET', frozen, () => {
+            throw notFound('Media is served by the authenticated endpoints (/_matrix/client/v1/media) only.');
+          }),
+        )),
     // Their config and preview_url always required a token: still served.
     userRoute('GET', `${MEDIA_V3}/config`, config),
     userRoute('GET', `${MEDIA_V3}/preview_url`, preview),

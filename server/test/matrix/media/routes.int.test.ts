@@ -382,6 +382,26 @@ describe('media repository', () => {
     expect((await sharp(Buffer.from(await thumbRes.arrayBuffer())).metadata()).width).toBe(32);
   });
 
+  it('serves the deprecated unauthenticated downloads only when the operator turns them on', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'tocsin-media-legacy-'));
+    const config = path.join(dir, 'tocsin.yaml');
+    writeFileSync(config, 'media:\n  legacy_unauthenticated_downloads: true\n');
+    const legacy = await startTestServer({ TOCSIN_CONFIG: config });
+    const user = await registerSpecUser(legacy.url, new CallLog());
+    const png = await sharp({ create: { width: 200, height: 100, channels: 3, background: '#f80' } }).png().toBuffer();
+    const res = await fetch(`${legacy.url}/_matrix/media/v3/upload`, { method: 'POST', headers: { authorization: `Bearer ${user.token}`, 'content-type': 'image/png' }, body: png as unknown as BodyInit });
+    const id = ((await res.json()) as { content_uri: string }).content_uri.slice(6);
+    const got = await fetch(`${legacy.url}/_matrix/media/v3/download/${id}`);
+    expect(got.status).toBe(200);
+    expect(got.headers.get('content-security-policy')).toContain('sandbox');
+    expect(Buffer.from(await got.arrayBuffer())).toEqual(png);
+    const thumb = await fetch(`${legacy.url}/_matrix/media/v3/thumbnail/${id}?width=32&height=32&method=crop`);
+    expect((await sharp(Buffer.from(await thumb.arrayBuffer())).metadata()).width).toBe(32);
+    // Quarantine still applies there.
+    await legacy.services.media.quarantine('@admin:localhost', 'localhost', id.split('/')[1]!);
+    expect((await fetch(`${legacy.url}/_matrix/media/v3/download/${id}`)).status).toBe(404);
+  });
+
   /** A chunked upload (no Content-Length) of `count` chunks, stopped once the server answers. */
   function chunkedUpload(token: string, chunkSize: number, count: number): Promise<{ status: number; body: string; sent: number }> {
     return new Promise((resolve, reject) => {
