@@ -41,3 +41,5 @@ export const unsupportedRoomVersion = (v: string) =>
   new MatrixError(400, 'M_UNSUPPORTED_ROOM_VERSION', `Room version ${v} is not supported.`);
 export const guestAccessForbidden = () => new MatrixError(403, 'M_GUEST_ACCESS_FORBIDDEN', 'Guest access is not allowed.');
 export const registrationDisabled = () => new MatrixError(403, 'M_FORBIDDEN', 'Registration is disabled.');
+export const cannotOverwriteMedia = () => new MatrixError(409, 'M_CANNOT_OVERWRITE_MEDIA', 'Media already uploaded.');
+export const notYetUploaded = () => new MatrixError(504, 'M_NOT_YET_UPLOADED', 'Content has not yet been uploaded.');

@@ -1,3 +1,4 @@
+import path from 'node:path';
 import type { Knex } from 'knex';
 import type { Config } from './config/config.ts';
 import { RateLimiter } from './http/rate-limit.ts';
@@ -6,6 +7,9 @@ import { AccountDataService } from './matrix/account-data/account-data-service.t
 import { AccountService } from './matrix/auth/accounts.ts';
 import { UiaService, type StageVerifier } from './matrix/auth/uia.ts';
 import type { SigningKey } from './matrix/events/signing.ts';
+import { FsBlobStore } from './matrix/media/blob-store.ts';
+import { DEFAULT_MEDIA_LIMITS, MediaService } from './matrix/media/media-service.ts';
+import { PreviewFetcher } from './matrix/media/url-preview.ts';
 import { ReceiptsService } from './matrix/receipts/receipts-service.ts';
 import { RelationsService } from './matrix/relations/relations-service.ts';
 import type { RoomContext } from './matrix/rooms/context.ts';
@@ -37,6 +41,7 @@ export interface Services {
   accountData: AccountDataService;
   receipts: ReceiptsService;
   relations: RelationsService;
+  media: MediaService;
   limits: { login: RateLimiter; register: RateLimiter; send: RateLimiter };
   /** The UIA stage verifier for m.login.password, bound to the user being re-authenticated. */
   passwordStage(userId: string): StageVerifier;
@@ -58,6 +63,22 @@ export async function buildServices(config: Config, log: Logger, db: Knex, signi
   const typing = new TypingService(bus);
   const accountData = new AccountDataService(db, bus);
   const rooms: RoomContext = { db, serverName: config.serverName, writer, accounts };
+  const blobs = new FsBlobStore(path.join(config.dataDir, 'media'));
+  await blobs.init();
+  const previewFetcher = new PreviewFetcher(config.file.outbound_allow_ranges ?? []);
+  const media = new MediaService({
+    db,
+    store: blobs,
+    serverName: config.serverName,
+    fetcher: previewFetcher,
+    log,
+    limits: {
+      ...DEFAULT_MEDIA_LIMITS,
+      maxUploadBytes: config.file.media?.max_upload_bytes ?? DEFAULT_MEDIA_LIMITS.maxUploadBytes,
+      urlPreviews: config.file.media?.url_previews ?? DEFAULT_MEDIA_LIMITS.urlPreviews,
+      legacyDownloads: config.file.media?.legacy_unauthenticated_downloads ?? DEFAULT_MEDIA_LIMITS.legacyDownloads,
+    },
+  });
   const enabled = config.rateLimits;
   const services: Services = {
     config,
@@ -74,6 +95,7 @@ export async function buildServices(config: Config, log: Logger, db: Knex, signi
     accountData,
     receipts: new ReceiptsService(db, bus, reader, accountData),
     relations: new RelationsService(db, reader),
+    media,
     limits: {
       // Login: a burst of 5, then one attempt every 2 s per IP and per account.
       login: new RateLimiter(0.5, 5, enabled),
@@ -97,6 +119,7 @@ export async function buildServices(config: Config, log: Logger, db: Knex, signi
     },
     close: async () => {
       typing.close();
+      await previewFetcher.close();
       await relay?.close();
     },
   };

@@ -50,6 +50,22 @@ const fileSchema = z
         max_body_bytes: z.number().int().positive().optional(),
       })
       .optional(),
+    media: z
+      .object({
+        max_upload_bytes: z.number().int().positive().optional(),
+        url_previews: z.boolean().optional(),
+        legacy_unauthenticated_downloads: z.boolean().optional(),
+      })
+      .strict()
+      .optional(),
+    voip: z
+      .object({
+        turn_uris: z.array(z.string().regex(/^turns?:/, 'must be turn: or turns: URIs')).optional(),
+        turn_shared_secret: z.string().min(1).optional(),
+        turn_user_lifetime_s: z.number().int().positive().optional(),
+      })
+      .strict()
+      .optional(),
   })
   .loose();
 

@@ -66,7 +66,12 @@ export function createApp(deps: AppDeps): express.Express {
     const handlers: Array<(req: Request, res: Response, next: NextFunction) => void> = [];
     if (!def.rawBody && def.method !== 'GET') handlers.push(body);
     handlers.push((req, res, next) => {
-      void run(def, req, res).catch(next);
+      void run(def, req, res).catch((err: unknown) => {
+        // A body refused before it was read (a 413, a 401 on an upload): close the connection
+        // after the answer instead of reading, say, 100 MB only to throw them away.
+        if (def.rawBody && !req.readableEnded && !res.headersSent) res.setHeader('Connection', 'close');
+        next(err);
+      });
     });
     router[def.method.toLowerCase() as 'get' | 'post' | 'put' | 'delete' | 'patch'](def.path, ...handlers);
   }

@@ -2,6 +2,12 @@ import { accountDataRoutes } from '../matrix/account-data/routes.ts';
 import { authRoutes } from '../matrix/auth/routes.ts';
 import { deviceRoutes } from '../matrix/devices/routes.ts';
 import { discoveryRoutes } from '../matrix/discovery/routes.ts';
+import { directoryRoutes } from '../matrix/directory/routes.ts';
+import { mediaRoutes } from '../matrix/media/routes.ts';
+import { presenceRoutes } from '../matrix/presence/routes.ts';
+import { reportRoutes } from '../matrix/reports/routes.ts';
+import { thirdPartyRoutes } from '../matrix/thirdparty/routes.ts';
+import { voipRoutes } from '../matrix/voip/routes.ts';
 import { profileRoutes } from '../matrix/profile/routes.ts';
 import { receiptRoutes } from '../matrix/receipts/routes.ts';
 import { relationsRoutes } from '../matrix/relations/routes.ts';
@@ -37,6 +43,12 @@ export function allRoutes(s: Services, c: CrisisServices): RouteDef[] {
     ...receiptRoutes(s),
     ...relationsRoutes(s),
     ...typingRoutes(s),
+    ...mediaRoutes(s),
+    ...directoryRoutes(s),
+    ...presenceRoutes(s),
+    ...voipRoutes(s),
+    ...thirdPartyRoutes(s),
+    ...reportRoutes(s),
   ];
 }
 
