@@ -1,6 +1,8 @@
 import { accountDataRoutes } from '../matrix/account-data/routes.ts';
 import { authRoutes } from '../matrix/auth/routes.ts';
 import { deviceRoutes } from '../matrix/devices/routes.ts';
+import { keyBackupRoutes } from '../matrix/keys/backup-routes.ts';
+import { keysRoutes } from '../matrix/keys/routes.ts';
 import { discoveryRoutes } from '../matrix/discovery/routes.ts';
 import { profileRoutes } from '../matrix/profile/routes.ts';
 import { receiptRoutes } from '../matrix/receipts/routes.ts';
@@ -31,6 +33,8 @@ export function allRoutes(s: Services, c: CrisisServices): RouteDef[] {
     ...accountDataRoutes(s),
     ...receiptRoutes(s),
     ...typingRoutes(s),
+    ...keysRoutes(s),
+    ...keyBackupRoutes(s),
   ];
 }
 
