@@ -96,5 +96,5 @@ export async function deleteSessions(trx: Knex.Transaction, userId: string, vers
   const q = trx('key_backup_sessions').where({ user_id: userId, version });
   if (roomId !== undefined) q.where({ room_id: roomId });
   if (sessionId !== undefined) q.where({ session_id: sessionId });
-  return q.delete();
+  return (await q.delete().returning('session_id')).length;
 }
