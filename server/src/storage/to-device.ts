@@ -10,6 +10,20 @@ export interface ToDeviceRow {
   content: Record<string, unknown>;
 }
 
+/** The devices of each of the users (users without devices are left out). */
+export async function devicesOf(db: Knex, userIds: string[]): Promise<Map<string, Set<string>>> {
+  const out = new Map<string, Set<string>>();
+  for (let i = 0; i < userIds.length; i += 1000) {
+    const rows = await db('devices').whereIn('user_id', userIds.slice(i, i + 1000)).select('user_id', 'device_id');
+    for (const r of rows as Array<{ user_id: string; device_id: string }>) {
+      let set = out.get(r.user_id);
+      if (!set) out.set(r.user_id, (set = new Set()));
+      set.add(r.device_id);
+    }
+  }
+  return out;
+}
+
 /** Records a sender's transaction; false when it was seen before (the send is then a no-op). */
 export async function claimTxn(trx: Knex.Transaction, userId: string, deviceId: string, txnId: string, now: number): Promise<boolean> {
   const rows = await trx('to_device_txns').insert({ user_id: userId, device_id: deviceId, txn_id: txnId, created_ts: now }).onConflict(['user_id', 'device_id', 'txn_id']).ignore().returning('txn_id');

@@ -1,7 +1,6 @@
 import type { Knex } from 'knex';
 import { MatrixError, tooLarge } from '../../errors.ts';
 import type { NotifyBus } from '../../notify/bus.ts';
-import * as devicesRepo from '../../storage/devices.ts';
 import { nextStreamPos } from '../../storage/stream.ts';
 import * as toDeviceRepo from '../../storage/to-device.ts';
 
@@ -29,10 +28,12 @@ export class ToDeviceService {
   async send(sender: { userId: string; deviceId: string }, type: string, txnId: string, messages: Record<string, Record<string, Record<string, unknown>>>): Promise<void> {
     const db = this.#db;
     const targets: Array<{ userId: string; deviceId: string; content: Record<string, unknown> }> = [];
-    for (const [userId, byDevice] of Object.entries(messages)) {
-      // No federation: messages for other servers' users have nowhere to go.
-      if (!userId.endsWith(`:${this.#serverName}`)) continue;
-      const devices = new Set((await devicesRepo.listDevices(db, userId)).map((d) => d.device_id));
+    // No federation: messages for other servers' users have nowhere to go.
+    const local = Object.keys(messages).filter((u) => u.endsWith(`:${this.#serverName}`));
+    const devicesByUser = await toDeviceRepo.devicesOf(db, local);
+    for (const userId of local) {
+      const byDevice = messages[userId]!;
+      const devices = devicesByUser.get(userId) ?? new Set<string>();
       for (const [deviceId, content] of Object.entries(byDevice)) {
         if (Buffer.byteLength(JSON.stringify(content)) > MAX_TO_DEVICE_CONTENT_BYTES) throw tooLarge('A to-device message is too large.');
         const ids = deviceId === '*' ? [...devices] : devices.has(deviceId) ? [deviceId] : [];

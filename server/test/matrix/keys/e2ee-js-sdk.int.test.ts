@@ -6,8 +6,11 @@ import { ClientEvent, createClient, MatrixEvent, type MatrixClient } from 'matri
 import { Api, registerUser, type TestUser } from '../../support/client.ts';
 import { closeAllTestServers, startTestServer, type TestServer } from '../../support/server.ts';
 
-import { logger } from 'matrix-js-sdk/lib/logger.js';
+import { logger, type Logger } from 'matrix-js-sdk/lib/logger.js';
 (logger as unknown as { setLevel(level: string): void }).setLevel('silent');
+
+// The crypto layers log through the client's logger: keep the test output readable.
+const quiet: Logger = { trace() {}, debug() {}, info() {}, warn() {}, error() {}, getChild: () => quiet };
 
 interface Device {
   user: TestUser;
@@ -18,7 +21,7 @@ interface Device {
 const clients: MatrixClient[] = [];
 
 async function startDevice(server: TestServer, user: TestUser, token = user.token, deviceId = user.deviceId): Promise<Device> {
-  const client = createClient({ baseUrl: server.url, accessToken: token, userId: user.userId, deviceId });
+  const client = createClient({ baseUrl: server.url, accessToken: token, userId: user.userId, deviceId, logger: quiet });
   clients.push(client);
   await client.initRustCrypto({ useIndexedDB: false });
   await new Promise<void>((resolve, reject) => {
