@@ -10,6 +10,9 @@ import type { SigningKey } from './matrix/events/signing.ts';
 import { FsBlobStore } from './matrix/media/blob-store.ts';
 import { DEFAULT_MEDIA_LIMITS, MediaService } from './matrix/media/media-service.ts';
 import { PreviewFetcher } from './matrix/media/url-preview.ts';
+import { KeyBackupService } from './matrix/keys/backup-service.ts';
+import { KeysService } from './matrix/keys/keys-service.ts';
+import { ToDeviceService } from './matrix/keys/to-device-service.ts';
 import { ReceiptsService } from './matrix/receipts/receipts-service.ts';
 import { RelationsService } from './matrix/relations/relations-service.ts';
 import type { RoomContext } from './matrix/rooms/context.ts';
@@ -42,6 +45,9 @@ export interface Services {
   receipts: ReceiptsService;
   relations: RelationsService;
   media: MediaService;
+  keys: KeysService;
+  toDevice: ToDeviceService;
+  keyBackup: KeyBackupService;
   limits: { login: RateLimiter; register: RateLimiter; send: RateLimiter };
   /** The UIA stage verifier for m.login.password, bound to the user being re-authenticated. */
   passwordStage(userId: string): StageVerifier;
@@ -57,7 +63,9 @@ export async function buildServices(config: Config, log: Logger, db: Knex, signi
   const relay = config.databaseUrl ? new PgRelay(bus, config.databaseUrl, log) : undefined;
   await relay?.start();
   bus.advanceTo(await currentStreamPos(db));
-  const accounts = new AccountService({ db, serverName: config.serverName });
+  const keys = new KeysService(db, bus);
+  // A device that goes takes its keys and waiting messages with it.
+  const accounts = new AccountService({ db, serverName: config.serverName, devicesRemoved: (userId, deviceIds) => keys.devicesRemoved(userId, deviceIds) });
   const writer = new EventWriter({ db, bus, serverName: config.serverName, signingKey });
   const reader = new TimelineReader(db, bus);
   const typing = new TypingService(bus);
@@ -96,6 +104,9 @@ export async function buildServices(config: Config, log: Logger, db: Knex, signi
     receipts: new ReceiptsService(db, bus, reader, accountData),
     relations: new RelationsService(db, reader),
     media,
+    keys,
+    toDevice: new ToDeviceService(db, bus, config.serverName),
+    keyBackup: new KeyBackupService(db),
     limits: {
       // Login: a burst of 5, then one attempt every 2 s per IP and per account.
       login: new RateLimiter(0.5, 5, enabled),

@@ -1,6 +1,8 @@
 import { accountDataRoutes } from '../matrix/account-data/routes.ts';
 import { authRoutes } from '../matrix/auth/routes.ts';
 import { deviceRoutes } from '../matrix/devices/routes.ts';
+import { keyBackupRoutes } from '../matrix/keys/backup-routes.ts';
+import { keysRoutes } from '../matrix/keys/routes.ts';
 import { discoveryRoutes } from '../matrix/discovery/routes.ts';
 import { directoryRoutes } from '../matrix/directory/routes.ts';
 import { mediaRoutes } from '../matrix/media/routes.ts';
@@ -49,6 +51,8 @@ export function allRoutes(s: Services, c: CrisisServices): RouteDef[] {
     ...voipRoutes(s),
     ...thirdPartyRoutes(s),
     ...reportRoutes(s),
+    ...keysRoutes(s),
+    ...keyBackupRoutes(s),
   ];
 }
 

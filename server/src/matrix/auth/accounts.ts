@@ -25,12 +25,15 @@ export type ExternalPasswordCheck = (user: usersRepo.UserRow, password: string) 
 export interface AccountDeps {
   db: Knex;
   serverName: string;
+  /** Called once devices are gone, for what other modules keep per device (E2EE keys). */
+  devicesRemoved?: (userId: string, deviceIds: string[] | 'all') => Promise<void>;
 }
 
 /** Accounts, passwords and access tokens. */
 export class AccountService {
   readonly #db: Knex;
   readonly #serverName: string;
+  readonly #devicesRemoved: (userId: string, deviceIds: string[] | 'all') => Promise<void>;
   // 2 s: a long-polling client is served from memory, and a token revoked elsewhere (the CLI,
   // another node) is refused here 2 s later at most.
   readonly #tokens = new TokenCache(2_000);
@@ -39,6 +42,7 @@ export class AccountService {
   constructor(deps: AccountDeps) {
     this.#db = deps.db;
     this.#serverName = deps.serverName;
+    this.#devicesRemoved = deps.devicesRemoved ?? (async () => {});
   }
 
   /** Directory accounts check their password against the directory (see crisis/directory). */
@@ -133,19 +137,22 @@ export class AccountService {
       await devicesRepo.deleteDevices(trx, userId, deviceIds);
     });
     this.#tokens.forgetUser(userId);
+    await this.#devicesRemoved(userId, deviceIds);
   }
 
   async changePassword(requester: Requester, newPassword: string, logoutDevices: boolean): Promise<void> {
     const hash = await hashPassword(newPassword);
+    let removed: string[] = [];
     await this.#db.transaction(async (trx) => {
       await usersRepo.setPasswordHash(trx, requester.userId, hash);
       if (logoutDevices) {
-        const devices = (await devicesRepo.listDevices(trx, requester.userId)).map((d) => d.device_id).filter((d) => d !== requester.deviceId);
-        await tokensRepo.deleteTokensOfDevices(trx, requester.userId, devices);
-        await devicesRepo.deleteDevices(trx, requester.userId, devices);
+        removed = (await devicesRepo.listDevices(trx, requester.userId)).map((d) => d.device_id).filter((d) => d !== requester.deviceId);
+        await tokensRepo.deleteTokensOfDevices(trx, requester.userId, removed);
+        await devicesRepo.deleteDevices(trx, requester.userId, removed);
       }
     });
     this.#tokens.forgetUser(requester.userId);
+    await this.#devicesRemoved(requester.userId, removed);
   }
 
   /** Marks the account deactivated and logs every device out; leaving rooms is the caller's part. */
@@ -156,6 +163,7 @@ export class AccountService {
       await devicesRepo.deleteDevices(trx, userId, 'all');
     });
     this.#tokens.forgetUser(userId);
+    await this.#devicesRemoved(userId, 'all');
   }
 
   async getUser(userId: string): Promise<usersRepo.UserRow | undefined> {

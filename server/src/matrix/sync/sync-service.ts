@@ -4,6 +4,7 @@ import * as accountDataRepo from '../../storage/account-data.ts';
 import * as eventsRepo from '../../storage/events.ts';
 import * as receiptsRepo from '../../storage/receipts.ts';
 import * as syncQueries from '../../storage/sync-queries.ts';
+import { startE2eeSync } from '../keys/sync-section.ts';
 import { strippedState, type Viewer } from '../timeline/client-format.ts';
 import type { TypingService } from '../typing/typing-service.ts';
 import { matchesEventFilter, roomAllowed, type Filter } from './filters.ts';
@@ -88,6 +89,7 @@ export class SyncService {
     const { db, typing } = this.#deps;
     const filter = req.filter;
     const userId = viewer.userId;
+    const e2eeSection = startE2eeSync(db, userId, viewer.deviceId ?? '', since?.pos, now.pos);
     // One query tells the rooms, which of them changed, their unread counts and latest events;
     // the rest is read only where needed.
     const overview = await syncQueries.roomsOfUserWithChanges(
@@ -204,8 +206,10 @@ export class SyncService {
       }
     }
 
-    const empty =
+    const roomsEmpty =
       roomsSent.length === 0 && Object.keys(invite).length === 0 && Object.keys(leave).length === 0 && globalAccountData.length === 0;
+    const e2ee = await e2eeSection.finish(!roomsEmpty);
+    const empty = roomsEmpty && e2ee.empty;
     return {
       empty,
       watchRooms,
@@ -214,9 +218,7 @@ export class SyncService {
         rooms: { join, invite, leave, knock: {} },
         account_data: { events: globalAccountData },
         presence: { events: [] },
-        to_device: { events: [] },
-        device_lists: { changed: [], left: [] },
-        device_one_time_keys_count: {},
+        ...e2ee.fields,
       },
     };
   }
