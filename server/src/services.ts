@@ -6,6 +6,10 @@ import { AccountDataService } from './matrix/account-data/account-data-service.t
 import { AccountService } from './matrix/auth/accounts.ts';
 import { UiaService, type StageVerifier } from './matrix/auth/uia.ts';
 import type { SigningKey } from './matrix/events/signing.ts';
+import { GatewaySender } from './matrix/push/gateway-sender.ts';
+import { PushService } from './matrix/push/push-service.ts';
+import { PushWorker } from './matrix/push/push-worker.ts';
+import { OutboundGuard } from './crisis/channels/outbound-guard.ts';
 import { ReceiptsService } from './matrix/receipts/receipts-service.ts';
 import type { RoomContext } from './matrix/rooms/context.ts';
 import * as membership from './matrix/rooms/membership.ts';
@@ -35,6 +39,8 @@ export interface Services {
   sync: SyncService;
   accountData: AccountDataService;
   receipts: ReceiptsService;
+  push: PushService;
+  pushWorker: PushWorker;
   limits: { login: RateLimiter; register: RateLimiter; send: RateLimiter };
   /** The UIA stage verifier for m.login.password, bound to the user being re-authenticated. */
   passwordStage(userId: string): StageVerifier;
@@ -56,6 +62,15 @@ export async function buildServices(config: Config, log: Logger, db: Knex, signi
   const typing = new TypingService(bus);
   const accountData = new AccountDataService(db, bus);
   const rooms: RoomContext = { db, serverName: config.serverName, writer, accounts };
+  // Push gateways are chosen by users: their addresses go through the outbound guard.
+  const guard = new OutboundGuard(config.file.outbound_allow_ranges ?? []);
+  const push = new PushService(db, bus, guard);
+  const gateways = new GatewaySender(db, log, guard);
+  const pushWorker = new PushWorker(db, log, () => gateways.wake());
+  // Rules are evaluated after the commit, by the worker: the send path does not wait for them.
+  writer.onAppended(() => pushWorker.wake());
+  pushWorker.start();
+  gateways.start();
   const enabled = config.rateLimits;
   const services: Services = {
     config,
@@ -68,9 +83,11 @@ export async function buildServices(config: Config, log: Logger, db: Knex, signi
     reader,
     rooms,
     typing,
-    sync: new SyncService({ db, bus, typing }),
+    sync: new SyncService({ db, bus, typing, counts: (userId, after) => push.counts(userId, after) }),
     accountData,
     receipts: new ReceiptsService(db, bus, reader, accountData),
+    push,
+    pushWorker,
     limits: {
       // Login: a burst of 5, then one attempt every 2 s per IP and per account.
       login: new RateLimiter(0.5, 5, enabled),
@@ -94,6 +111,8 @@ export async function buildServices(config: Config, log: Logger, db: Knex, signi
     },
     close: async () => {
       typing.close();
+      await pushWorker.stop();
+      await gateways.stop();
       await relay?.close();
     },
   };

@@ -1,6 +1,7 @@
 import type { Knex } from 'knex';
 import * as core from './001_core.ts';
 import * as crisis from './002_crisis.ts';
+import * as push from './006_push.ts';
 
 interface Migration {
   up(db: Knex): Promise<void>;
@@ -12,6 +13,7 @@ interface Migration {
 const migrations: Array<[string, Migration]> = [
   ['001_core', core],
   ['002_crisis', crisis],
+  ['006_push', push],
 ];
 
 export const migrationSource: Knex.MigrationSource<[string, Migration]> = {
