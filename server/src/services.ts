@@ -6,6 +6,9 @@ import { AccountDataService } from './matrix/account-data/account-data-service.t
 import { AccountService } from './matrix/auth/accounts.ts';
 import { UiaService, type StageVerifier } from './matrix/auth/uia.ts';
 import type { SigningKey } from './matrix/events/signing.ts';
+import { AppserviceService } from './matrix/appservice/appservice-service.ts';
+import { loadRegistrations } from './matrix/appservice/registration.ts';
+import { TransactionSender } from './matrix/appservice/transaction-sender.ts';
 import { GatewaySender } from './matrix/push/gateway-sender.ts';
 import { PushService } from './matrix/push/push-service.ts';
 import { PushWorker } from './matrix/push/push-worker.ts';
@@ -41,6 +44,7 @@ export interface Services {
   receipts: ReceiptsService;
   push: PushService;
   pushWorker: PushWorker;
+  appservices: AppserviceService;
   limits: { login: RateLimiter; register: RateLimiter; send: RateLimiter };
   /** The UIA stage verifier for m.login.password, bound to the user being re-authenticated. */
   passwordStage(userId: string): StageVerifier;
@@ -50,6 +54,8 @@ export interface Services {
 }
 
 export async function buildServices(config: Config, log: Logger, db: Knex, signingKey: SigningKey): Promise<Services> {
+  // Registration files first: a bad one stops the start before anything runs.
+  const registrations = loadRegistrations(config.file.app_service_config_files ?? []);
   const bus = new NotifyBus();
   // Several processes on one PostgreSQL wake each other's syncs through LISTEN/NOTIFY. Listen
   // before reading the current position, so that no commit falls between the two.
@@ -71,6 +77,12 @@ export async function buildServices(config: Config, log: Logger, db: Knex, signi
   writer.onAppended(() => pushWorker.wake());
   pushWorker.start();
   gateways.start();
+  const appservices = new AppserviceService(db, log, config.serverName, registrations);
+  await appservices.ensureSenders((localpart) => accounts.createAccount({ localpart }));
+  accounts.unknownUserResolver = (userId) => appservices.queryUser(userId);
+  const transactions = new TransactionSender(db, log, appservices);
+  writer.onAppended(() => transactions.wake());
+  await transactions.start();
   const enabled = config.rateLimits;
   const services: Services = {
     config,
@@ -88,6 +100,7 @@ export async function buildServices(config: Config, log: Logger, db: Knex, signi
     receipts: new ReceiptsService(db, bus, reader, accountData),
     push,
     pushWorker,
+    appservices,
     limits: {
       // Login: a burst of 5, then one attempt every 2 s per IP and per account.
       login: new RateLimiter(0.5, 5, enabled),
@@ -113,6 +126,7 @@ export async function buildServices(config: Config, log: Logger, db: Knex, signi
       typing.close();
       await pushWorker.stop();
       await gateways.stop();
+      await transactions.stop();
       await relay?.close();
     },
   };

@@ -2,6 +2,7 @@ import { accountDataRoutes } from '../matrix/account-data/routes.ts';
 import { authRoutes } from '../matrix/auth/routes.ts';
 import { deviceRoutes } from '../matrix/devices/routes.ts';
 import { discoveryRoutes } from '../matrix/discovery/routes.ts';
+import { appserviceRoutes } from '../matrix/appservice/routes.ts';
 import { pushRoutes } from '../matrix/push/routes.ts';
 import { profileRoutes } from '../matrix/profile/routes.ts';
 import { receiptRoutes } from '../matrix/receipts/routes.ts';
@@ -33,6 +34,7 @@ export function allRoutes(s: Services, c: CrisisServices): RouteDef[] {
     ...receiptRoutes(s),
     ...typingRoutes(s),
     ...pushRoutes(s),
+    ...appserviceRoutes(s),
   ];
 }
 

@@ -2,6 +2,7 @@ import type { Knex } from 'knex';
 import * as core from './001_core.ts';
 import * as crisis from './002_crisis.ts';
 import * as push from './006_push.ts';
+import * as appservice from './007_appservice.ts';
 
 interface Migration {
   up(db: Knex): Promise<void>;
@@ -14,6 +15,7 @@ const migrations: Array<[string, Migration]> = [
   ['001_core', core],
   ['002_crisis', crisis],
   ['006_push', push],
+  ['007_appservice', appservice],
 ];
 
 export const migrationSource: Knex.MigrationSource<[string, Migration]> = {
