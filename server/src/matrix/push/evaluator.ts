@@ -1,3 +1,4 @@
+import { SELF } from './rule-set.ts';
 import { PUSH_RULE_KINDS, type PushAction, type PushCondition, type PushRule, type PushRuleset } from './default-rules.ts';
 
 /**
@@ -120,17 +121,19 @@ function holds(c: PushCondition, event: EventJson, ctx: EvalContext): boolean {
       if (typeof c.key !== 'string' || typeof c.pattern !== 'string') return false;
       const value = lookup(event, c.key);
       if (typeof value !== 'string') return false;
+      if (c.pattern === SELF) return value.toLowerCase() === ctx.userId.toLowerCase();
       return globToRegExp(c.pattern, c.key === 'content.body').test(value);
     }
     case 'event_property_is': {
       if (typeof c.key !== 'string' || !isScalar(c.value)) return false;
       const value = lookup(event, c.key);
-      return isScalar(value) && value === c.value;
+      return isScalar(value) && value === (c.value === SELF ? ctx.userId : c.value);
     }
     case 'event_property_contains': {
       if (typeof c.key !== 'string' || !isScalar(c.value)) return false;
       const value = lookup(event, c.key);
-      return Array.isArray(value) && value.some((v) => isScalar(v) && v === c.value);
+      const wanted = c.value === SELF ? ctx.userId : c.value;
+      return Array.isArray(value) && value.some((v) => isScalar(v) && v === wanted);
     }
     case 'contains_display_name': {
       const body = event.content.body;

@@ -5,7 +5,7 @@ import { stateMapKey, type Pdu, type StateMap } from '../events/pdu.ts';
 import { ROOM_NOTIFICATION_DEFAULT, userPowerLevel } from '../events/power-levels.ts';
 import type { PushRuleset } from './default-rules.ts';
 import { evaluate, type EvalContext, type EventJson, type PushOutcome } from './evaluator.ts';
-import { effectiveRules, type StoredRules } from './rule-set.ts';
+import { rulesForEvaluation, type StoredRules } from './rule-set.ts';
 
 /**
  * Everything rules need besides the event, loaded once per batch of events: the joined members
@@ -59,7 +59,7 @@ export class RuleCache {
     const missing = userIds.filter((u) => !this.#rules.has(u));
     if (missing.length === 0) return;
     const stored = await pushRepo.rulesOf<StoredRules>(this.#db, missing);
-    for (const u of missing) this.#rules.set(u, effectiveRules(u, stored.get(u)));
+    for (const u of missing) this.#rules.set(u, rulesForEvaluation(stored.get(u)));
   }
 
   get(userId: string): PushRuleset {

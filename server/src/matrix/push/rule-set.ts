@@ -35,7 +35,24 @@ export function isRuleKind(kind: string): kind is PushRuleKind {
 
 /** The ruleset a user sees and is evaluated with: defaults and custom rules in priority order. */
 export function effectiveRules(userId: string, stored: StoredRules | undefined): PushRuleset {
-  const defaults = defaultPushRules(userId, userId.slice(1).split(':')[0]!).global;
+  return merged(defaultPushRules(userId, userId.slice(1).split(':')[0]!).global, stored);
+}
+
+/**
+ * Stands for the recipient's own user ID in the shared default rules used for evaluation (NUL
+ * cannot be in a user ID): building and copying the defaults for each of a thousand members
+ * would cost more than evaluating them. The evaluator puts the recipient's ID in its place.
+ */
+export const SELF = '@\u0000self:\u0000';
+let sharedDefaults: PushRuleset | undefined;
+
+/** The ruleset to evaluate for a user: shared defaults (with SELF) and the user's changes. */
+export function rulesForEvaluation(stored: StoredRules | undefined): PushRuleset {
+  sharedDefaults ??= defaultPushRules(SELF, SELF.slice(1).split(':')[0]!).global;
+  return merged(sharedDefaults, stored);
+}
+
+function merged(defaults: PushRuleset, stored: StoredRules | undefined): PushRuleset {
   if (!stored) return defaults;
   const out = {} as PushRuleset;
   for (const kind of PUSH_RULE_KINDS) {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { defaultPushRules } from '../../../src/matrix/push/default-rules.ts';
 import { evaluate, globToRegExp, splitKey, type EvalContext, type EventJson } from '../../../src/matrix/push/evaluator.ts';
-import { changeRule, deleteRule, effectiveRules, emptyRules, putRule } from '../../../src/matrix/push/rule-set.ts';
+import { changeRule, deleteRule, effectiveRules, emptyRules, putRule, rulesForEvaluation } from '../../../src/matrix/push/rule-set.ts';
 
 const ME = '@alice:example.org';
 const ctx = (over: Partial<EvalContext> = {}): EvalContext => ({
@@ -34,6 +34,17 @@ describe('push rule evaluation', () => {
     expect(evaluate(rules(), invite, ctx())).toMatchObject({ ruleId: '.m.rule.invite_for_me', notify: true });
     expect(evaluate(rules(), { ...invite, state_key: '@carol:x' }, ctx())?.notify).toBe(false);
     expect(evaluate(rules(), { type: 'org.example.custom', sender: '@b:x', room_id: '!r:x', content: {} }, ctx())).toBeUndefined();
+  });
+
+  it('evaluates the shared defaults for each recipient as their own rules', () => {
+    const shared = rulesForEvaluation(undefined);
+    expect(evaluate(shared, msg({ body: 'x', 'm.mentions': { user_ids: [ME] } }), ctx())?.ruleId).toBe('.m.rule.is_user_mention');
+    expect(evaluate(shared, msg({ body: 'x', 'm.mentions': { user_ids: ['@carol:x'] } }), ctx())?.ruleId).toBe('.m.rule.message');
+    const invite = { type: 'm.room.member', sender: '@bob:example.org', room_id: '!r:x', state_key: ME, content: { membership: 'invite' } };
+    expect(evaluate(shared, invite, ctx())?.ruleId).toBe('.m.rule.invite_for_me');
+    expect(evaluate(shared, { ...invite, state_key: '@carol:x' }, ctx())?.notify).toBe(false);
+    const muted = rulesForEvaluation(changeRule(ME, emptyRules(), 'underride', '.m.rule.message', { enabled: false }));
+    expect(evaluate(muted, msg({ body: 'x' }), ctx())).toBeUndefined();
   });
 
   it('lets @room through only for senders with the notifications.room level', () => {
