@@ -38,7 +38,8 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     log,
     routes: allRoutes(services, crisis),
     maxBodyBytes: config.file.limits?.max_body_bytes ?? DEFAULT_MAX_BODY,
-    authenticate: (token) => services.accounts.authenticate(token),
+    // An application service's as_token first (it may masquerade with ?user_id=), then users' tokens.
+    authenticate: async (token, req) => (await services.appservices.authenticate(token, req)) ?? services.accounts.authenticate(token),
   });
   const server = createServer(app);
   try {

@@ -13,6 +13,13 @@ import { PreviewFetcher } from './matrix/media/url-preview.ts';
 import { KeyBackupService } from './matrix/keys/backup-service.ts';
 import { KeysService } from './matrix/keys/keys-service.ts';
 import { ToDeviceService } from './matrix/keys/to-device-service.ts';
+import { AppserviceService } from './matrix/appservice/appservice-service.ts';
+import { loadRegistrations } from './matrix/appservice/registration.ts';
+import { TransactionSender } from './matrix/appservice/transaction-sender.ts';
+import { GatewaySender } from './matrix/push/gateway-sender.ts';
+import { PushService } from './matrix/push/push-service.ts';
+import { PushWorker } from './matrix/push/push-worker.ts';
+import { OutboundGuard } from './crisis/channels/outbound-guard.ts';
 import { ReceiptsService } from './matrix/receipts/receipts-service.ts';
 import { RelationsService } from './matrix/relations/relations-service.ts';
 import type { RoomContext } from './matrix/rooms/context.ts';
@@ -48,6 +55,9 @@ export interface Services {
   keys: KeysService;
   toDevice: ToDeviceService;
   keyBackup: KeyBackupService;
+  push: PushService;
+  pushWorker: PushWorker;
+  appservices: AppserviceService;
   limits: { login: RateLimiter; register: RateLimiter; send: RateLimiter };
   /** The UIA stage verifier for m.login.password, bound to the user being re-authenticated. */
   passwordStage(userId: string): StageVerifier;
@@ -57,6 +67,8 @@ export interface Services {
 }
 
 export async function buildServices(config: Config, log: Logger, db: Knex, signingKey: SigningKey): Promise<Services> {
+  // Registration files first: a bad one stops the start before anything runs.
+  const registrations = loadRegistrations(config.file.app_service_config_files ?? []);
   const bus = new NotifyBus();
   // Several processes on one PostgreSQL wake each other's syncs through LISTEN/NOTIFY. Listen
   // before reading the current position, so that no commit falls between the two.
@@ -87,6 +99,21 @@ export async function buildServices(config: Config, log: Logger, db: Knex, signi
       legacyDownloads: config.file.media?.legacy_unauthenticated_downloads ?? DEFAULT_MEDIA_LIMITS.legacyDownloads,
     },
   });
+  // Push gateways are chosen by users: their addresses go through the outbound guard.
+  const guard = new OutboundGuard(config.file.outbound_allow_ranges ?? []);
+  const push = new PushService(db, bus, guard);
+  const gateways = new GatewaySender(db, log, guard);
+  const pushWorker = new PushWorker(db, log, () => gateways.wake());
+  // Rules are evaluated after the commit, by the worker: the send path does not wait for them.
+  writer.onAppended(() => pushWorker.wake());
+  pushWorker.start();
+  gateways.start();
+  const appservices = new AppserviceService(db, log, config.serverName, registrations);
+  await appservices.ensureSenders((localpart) => accounts.createAccount({ localpart }));
+  accounts.unknownUserResolver = (userId) => appservices.queryUser(userId);
+  const transactions = new TransactionSender(db, log, appservices);
+  writer.onAppended(() => transactions.wake());
+  await transactions.start();
   const enabled = config.rateLimits;
   const services: Services = {
     config,
@@ -99,7 +126,7 @@ export async function buildServices(config: Config, log: Logger, db: Knex, signi
     reader,
     rooms,
     typing,
-    sync: new SyncService({ db, bus, typing }),
+    sync: new SyncService({ db, bus, typing, counts: (userId, after) => push.counts(userId, after) }),
     accountData,
     receipts: new ReceiptsService(db, bus, reader, accountData),
     relations: new RelationsService(db, reader),
@@ -107,6 +134,9 @@ export async function buildServices(config: Config, log: Logger, db: Knex, signi
     keys,
     toDevice: new ToDeviceService(db, bus, config.serverName),
     keyBackup: new KeyBackupService(db),
+    push,
+    pushWorker,
+    appservices,
     limits: {
       // Login: a burst of 5, then one attempt every 2 s per IP and per account.
       login: new RateLimiter(0.5, 5, enabled),
@@ -131,6 +161,9 @@ export async function buildServices(config: Config, log: Logger, db: Knex, signi
     close: async () => {
       typing.close();
       await previewFetcher.close();
+      await pushWorker.stop();
+      await gateways.stop();
+      await transactions.stop();
       await relay?.close();
     },
   };

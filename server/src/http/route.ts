@@ -8,6 +8,8 @@ export interface Requester {
   deviceId: string;
   isAdmin: boolean;
   tokenHash: string;
+  /** Set when an application service's as_token made the request. */
+  appserviceId?: string;
 }
 
 export interface PublicContext<B> {

@@ -10,6 +10,8 @@ import { presenceRoutes } from '../matrix/presence/routes.ts';
 import { reportRoutes } from '../matrix/reports/routes.ts';
 import { thirdPartyRoutes } from '../matrix/thirdparty/routes.ts';
 import { voipRoutes } from '../matrix/voip/routes.ts';
+import { appserviceRoutes } from '../matrix/appservice/routes.ts';
+import { pushRoutes } from '../matrix/push/routes.ts';
 import { profileRoutes } from '../matrix/profile/routes.ts';
 import { receiptRoutes } from '../matrix/receipts/routes.ts';
 import { relationsRoutes } from '../matrix/relations/routes.ts';
@@ -53,6 +55,8 @@ export function allRoutes(s: Services, c: CrisisServices): RouteDef[] {
     ...reportRoutes(s),
     ...keysRoutes(s),
     ...keyBackupRoutes(s),
+    ...pushRoutes(s),
+    ...appserviceRoutes(s),
   ];
 }
 

@@ -166,7 +166,15 @@ export class AccountService {
     await this.#devicesRemoved(userId, 'all');
   }
 
+  /**
+   * Asked about a user ID that is not registered (an application service may create users of
+   * its namespace on demand); true when the user now exists.
+   */
+  unknownUserResolver: ((userId: string) => Promise<boolean>) | undefined;
+
   async getUser(userId: string): Promise<usersRepo.UserRow | undefined> {
+    const user = await usersRepo.findUser(this.#db, userId);
+    if (user || !this.unknownUserResolver || !(await this.unknownUserResolver(userId))) return user;
     return usersRepo.findUser(this.#db, userId);
   }
 

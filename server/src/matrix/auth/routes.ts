@@ -1,7 +1,8 @@
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { z } from 'zod';
-import { MatrixError, forbidden, guestAccessForbidden, registrationDisabled } from '../../errors.ts';
-import { publicRoute, userRoute, type RouteDef } from '../../http/route.ts';
+import { MatrixError, forbidden, guestAccessForbidden, missingToken, registrationDisabled } from '../../errors.ts';
+import { publicRoute, userRoute, type Requester, type RouteDef } from '../../http/route.ts';
+import { userIdOf, validateLocalpart } from './user-ids.ts';
 import type { Services } from '../../services.ts';
 
 const identifier = z.object({ type: z.string(), user: z.string().optional() }).loose();
@@ -73,8 +74,9 @@ export function authRoutes(s: Services): RouteDef[] {
     publicRoute(
       'POST',
       `${V3}/register`,
-      async ({ body, query, req }) => {
+      async ({ body, query, req, requester }) => {
         if (query.kind === 'guest') throw guestAccessForbidden();
+        if (body.type === 'm.login.application_service') return registerForAppservice(body, requester);
         if (!config.enableRegistration) throw registrationDisabled();
         s.limits.register.take(`ip:${req.ip}`);
         if (body.username !== undefined) await checkAvailable(body.username);
@@ -174,5 +176,25 @@ export function authRoutes(s: Services): RouteDef[] {
     if (!(await accounts.isLocalpartAvailable(username.toLowerCase()))) {
       throw new MatrixError(400, 'M_USER_IN_USE', 'User ID already taken.');
     }
+    // IDs in an application service's exclusive namespace are that service's alone.
+    if (s.appservices.exclusiveOwnerOfUser(userIdOf(username.toLowerCase(), config.serverName))) {
+      throw new MatrixError(400, 'M_EXCLUSIVE', 'This user ID is reserved by an application service.');
+    }
+  }
+
+  /** type m.login.application_service: a service registers a user of its namespace. */
+  async function registerForAppservice(body: z.infer<typeof registerBody>, requester: Requester | undefined) {
+    const reg = requester?.appserviceId ? s.appservices.byId(requester.appserviceId) : undefined;
+    if (!requester) throw missingToken();
+    if (!reg) throw forbidden('Only an application service may use m.login.application_service.');
+    if (typeof body.username !== 'string' || body.username === '') throw new MatrixError(400, 'M_MISSING_PARAM', 'username is required.');
+    const localpart = body.username.toLowerCase();
+    validateLocalpart(localpart, config.serverName);
+    if (!s.appservices.owns(reg, userIdOf(localpart, config.serverName))) {
+      throw new MatrixError(400, 'M_EXCLUSIVE', 'This user ID is not in the namespace of the application service.');
+    }
+    const userId = await accounts.createAccount({ localpart });
+    if (body.inhibit_login) return { user_id: userId };
+    return accounts.startSession(userId, body.device_id, body.initial_device_display_name);
   }
 }

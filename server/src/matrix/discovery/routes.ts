@@ -1,7 +1,6 @@
 import { publicRoute, userRoute, type RouteDef } from '../../http/route.ts';
 import type { Services } from '../../services.ts';
 import { DEFAULT_ROOM_VERSION, SUPPORTED_ROOM_VERSIONS } from '../events/pdu.ts';
-import { defaultPushRules } from '../push/default-rules.ts';
 
 // Only versions whose features are really served: clients switch features on from this list.
 export const SPEC_VERSIONS = ['v1.1', 'v1.2', 'v1.3'];
@@ -28,7 +27,5 @@ export function discoveryRoutes(s: Services): RouteDef[] {
         'm.get_login_token': { enabled: false },
       },
     })),
-    userRoute('GET', '/_matrix/client/v3/pushrules/', ({ requester }) => defaultPushRules(requester.userId, requester.userId.slice(1).split(':')[0]!)),
-    userRoute('GET', '/_matrix/client/v3/pushrules/global/', ({ requester }) => defaultPushRules(requester.userId, requester.userId.slice(1).split(':')[0]!).global),
   ];
 }

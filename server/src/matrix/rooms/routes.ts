@@ -129,7 +129,9 @@ export function roomRoutes(s: Services): RouteDef[] {
     userRoute('GET', `${V3}/directory/room/:roomAlias`, async ({ params }) => {
       const alias = params.roomAlias!;
       if (!isValidRoomAlias(alias)) throw invalidParam('Invalid room alias.');
-      const found = await aliasesRepo.findAlias(s.db, alias);
+      let found = await aliasesRepo.findAlias(s.db, alias);
+      // An alias in an application service's namespace may be created by the service on demand.
+      if (!found && (await s.appservices.queryAlias(alias))) found = await aliasesRepo.findAlias(s.db, alias);
       if (!found) throw notFound('Room alias not found.');
       return { room_id: found.room_id, servers: [s.config.serverName] };
     }),
@@ -140,6 +142,8 @@ export function roomRoutes(s: Services): RouteDef[] {
         const alias = params.roomAlias!;
         if (!isValidRoomAlias(alias)) throw invalidParam('Invalid room alias.');
         if (!alias.endsWith(`:${s.config.serverName}`)) throw invalidParam('Alias must be on this server.');
+        const owner = s.appservices.exclusiveOwnerOfAlias(alias);
+        if (owner && requester.appserviceId !== owner.id) throw new MatrixError(400, 'M_EXCLUSIVE', 'This alias is reserved by an application service.');
         const roomId = checkRoomId(body.room_id);
         const mine = await membershipsRepo.membershipOf(s.db, roomId, requester.userId);
         if (mine?.membership !== 'join') throw forbidden('You are not in this room.');

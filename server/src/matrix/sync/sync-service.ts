@@ -28,6 +28,8 @@ export interface SyncDeps {
   db: Knex;
   bus: NotifyBus;
   typing: TypingService;
+  /** Notification and highlight counts per room, after the given position unless read further. */
+  counts: (userId: string, after: Map<string, number>) => Promise<Map<string, { notification_count: number; highlight_count: number }>>;
 }
 
 /** Users whose joined rooms are remembered for long-polls (the oldest are forgotten first). */
@@ -129,7 +131,6 @@ export class SyncService {
     const join: Record<string, Json> = {};
     const invite: Record<string, Json> = {};
     const leave: Record<string, Json> = {};
-    const unreadAfter = new Map<string, number>();
     const joinedPos = new Map<string, number>();
     // Summaries go with rooms new to the client and rooms whose membership may have changed;
     // otherwise the client keeps the last one (the spec lets unchanged fields be left out).
@@ -190,18 +191,14 @@ export class SyncService {
       }
     }
 
-    // Unread counts for the rooms being sent: events from others after the last read receipt.
+    // Notification counts for the rooms being sent: push rule outcomes after the read receipt.
     const roomsSent = Object.keys(join);
     if (roomsSent.length > 0) {
-      const counts = new Map<string, number>();
-      for (const m of memberships) if (m.unread !== undefined) counts.set(m.room_id, m.unread);
-      // Rooms sent for typing or account data only: their counts were not part of the overview.
-      for (const r of roomsSent) if (!counts.has(r)) unreadAfter.set(r, joinedPos.get(r) ?? 0);
-      if (unreadAfter.size > 0) for (const [r, n] of await syncQueries.unreadCounts(db, userId, unreadAfter)) counts.set(r, n);
+      const counts = await this.#deps.counts(userId, new Map(roomsSent.map((r) => [r, joinedPos.get(r) ?? 0])));
       const summaryRooms = roomsSent.filter((r) => needSummary.has(r));
       const summaries = summaryRooms.length > 0 ? await roomSummaries(db, userId, summaryRooms) : new Map<string, Record<string, unknown>>();
       for (const r of roomsSent) {
-        join[r]!.unread_notifications = { notification_count: counts.get(r) ?? 0, highlight_count: 0 };
+        join[r]!.unread_notifications = counts.get(r) ?? { notification_count: 0, highlight_count: 0 };
         join[r]!.summary = summaries.get(r) ?? {};
       }
     }

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { forbidden, invalidParam } from '../../errors.ts';
-import { userRoute, type RouteDef } from '../../http/route.ts';
+import { userRoute, type Requester, type RouteDef } from '../../http/route.ts';
 import type { Services } from '../../services.ts';
 import * as eventsRepo from '../../storage/events.ts';
 import * as aliasesRepo from '../../storage/aliases.ts';
@@ -34,8 +34,11 @@ function intParam(v: string | undefined, fallback: number, name: string): number
 }
 
 export function timelineRoutes(s: Services): RouteDef[] {
-  const send = async (userId: string, deviceId: string, roomId: string, type: string, content: JsonObject, txnId: string) => {
-    s.limits.send.take(userId);
+  const send = async (requester: Requester, roomId: string, type: string, content: JsonObject, txnId: string) => {
+    const { userId, deviceId } = requester;
+    // Application services registered with rate_limited: false bridge whole chats at once.
+    const unlimited = requester.appserviceId !== undefined && s.appservices.byId(requester.appserviceId)?.rateLimited === false;
+    if (!unlimited) s.limits.send.take(userId);
     const [event] = await s.writer.append(roomId, [{ type, sender: userId, content }], { txn: { deviceId, txnId, path: `send/${roomId}/${type}` } });
     return { event_id: event!.event_id };
   };
@@ -48,7 +51,7 @@ export function timelineRoutes(s: Services): RouteDef[] {
 
   return [
     userRoute('PUT', `${V3}/rooms/:roomId/send/:eventType/:txnId`, ({ requester, params, body }) =>
-      send(requester.userId, requester.deviceId, checkRoomId(params.roomId!), checkType(params.eventType!), body as JsonObject, checkTxn(params.txnId!)),
+      send(requester, checkRoomId(params.roomId!), checkType(params.eventType!), body as JsonObject, checkTxn(params.txnId!)),
     ),
 
     userRoute('PUT', `${V3}/rooms/:roomId/state/:eventType{/:stateKey}`, ({ requester, params, body }) =>

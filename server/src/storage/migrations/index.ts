@@ -4,6 +4,8 @@ import * as m002Crisis from './002_crisis.ts';
 import * as m003Directory from './003_directory.ts';
 import * as m004Media from './004_media.ts';
 import * as m005Keys from './005_keys.ts';
+import * as m006Push from './006_push.ts';
+import * as m007Appservice from './007_appservice.ts';
 import * as m008AlertTemplates from './008_alert_templates.ts';
 import * as m010AlertRoomPosts from './010_alert_room_posts.ts';
 import * as m011Relations from './011_relations.ts';
@@ -21,6 +23,8 @@ const migrations: Array<[string, Migration]> = [
   ['003_directory', m003Directory],
   ['004_media', m004Media],
   ['005_keys', m005Keys],
+  ['006_push', m006Push],
+  ['007_appservice', m007Appservice],
   ['008_alert_templates', m008AlertTemplates],
   ['010_alert_room_posts', m010AlertRoomPosts],
   ['011_relations', m011Relations],
