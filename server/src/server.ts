@@ -2,6 +2,7 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Config } from './config/config.ts';
 import { createApp } from './http/app.ts';
+import { DEFAULT_CLIENT_DIR, clientApp } from './http/client-app.ts';
 import { allRoutes, allSocketRoutes } from './http/router.ts';
 import { attachWebSockets } from './http/websocket.ts';
 import type { Logger } from './logger.ts';
@@ -36,6 +37,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     routes: allRoutes(services, crisis),
     maxBodyBytes: config.file.limits?.max_body_bytes ?? DEFAULT_MAX_BODY,
     authenticate: (token) => services.accounts.authenticate(token),
+    client: clientApp(DEFAULT_CLIENT_DIR, log),
   });
   const server: Server = await new Promise((resolve, reject) => {
     const srv = app.listen(config.port, '::', () => resolve(srv));
