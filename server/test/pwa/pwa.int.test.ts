@@ -186,6 +186,34 @@ describe.skipIf(testDatabaseKind() !== 'pglite')('the PWA in Chromium', () => {
     }
   });
 
+  it('queues an acknowledgement made offline and sends it once when the link returns', async () => {
+    const created = await admin.api.post(`${V1}/alerts`, {
+      severity: 'critical',
+      title: 'Hors ligne',
+      body: 'Accusé fait sans réseau.',
+      audience: [alice.userId],
+      escalation: [{ after_s: 0, channels: ['matrix'] }],
+    });
+    const alertId = created.body.alert_id as string;
+    const card = alicePage.locator(`[data-alert="${alertId}"]`);
+    await card.waitFor({ timeout: 20_000 });
+    await aliceContext.setOffline(true);
+    try {
+      await card.getByRole('button', { name: /Accuser réception/ }).click();
+      await card.locator('.status.queued').waitFor();
+      // Kept across a reload: the outbox is on the device.
+      await alicePage.reload();
+      await card.locator('.status.queued').waitFor();
+      expect((await admin.api.get(`${V1}/alerts/${alertId}`)).body.recipients[0].acknowledged_at).toBeNull();
+    } finally {
+      await aliceContext.setOffline(false);
+    }
+    await card.locator('.status.acked').waitFor({ timeout: 40_000 });
+    const status = await admin.api.get(`${V1}/alerts/${alertId}`);
+    expect(status.body.recipients[0].ack_channel).toBe('app');
+    expect(status.body.counts.acknowledged).toBe(1);
+  });
+
   it('shows a push as a notification whose Acknowledge action acknowledges without the app', async () => {
     await aliceContext.grantPermissions(['notifications'], { origin: server.url });
     const vapid = (await alice.api.get(`${V1}/push/vapid`)).body.public_key as string;
