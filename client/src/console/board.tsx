@@ -125,6 +125,19 @@ export function Board(props: { id: string; session: Session }) {
         </p>
       </div>
       {error && <p class="error" role="alert">{error}</p>}
+      {status.rollcall && (
+        <table class="rollcall">
+          <caption>{status.rollcall.question ?? w.answer}</caption>
+          <tbody>
+            {status.rollcall.answers.map((answer) => (
+              <tr>
+                <th scope="row">{answer}</th>
+                <td>{status.recipients.filter((r) => r.rollcall_answer === answer).length}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
       <div class="columns">
         <div>
           <h2>{w.acknowledged}</h2>

@@ -41,6 +41,7 @@ describe.skipIf(testDatabaseKind() !== 'pglite')('the PWA in Chromium', () => {
   let alice: TestUser;
   let aliceContext: BrowserContext;
   let alicePage: Page;
+  let rollcallId: string;
 
   beforeAll(async () => {
     ensureClientBuilt();
@@ -171,6 +172,7 @@ describe.skipIf(testDatabaseKind() !== 'pglite')('the PWA in Chromium', () => {
     await card.locator('.status.acked').waitFor();
     const status = await admin.api.get(`${V1}/alerts/${created.body.alert_id}`);
     expect(status.body.recipients[0].rollcall_answer).toBe('Besoin d’aide');
+    rollcallId = created.body.alert_id;
   });
 
   it('shows the shell and the last known alerts offline', async () => {
@@ -310,6 +312,14 @@ describe.skipIf(testDatabaseKind() !== 'pglite')('the PWA in Chromium', () => {
     await shot(page, 'board-1280x800');
     await page.setViewportSize(MOBILE);
     await shot(page, 'board-390x844');
+
+    // The roll call's results, answer by answer.
+    await page.goto(`${server.url}/#/console/${enc(rollcallId)}`);
+    await page.locator('table.rollcall').waitFor();
+    expect(await page.locator('table.rollcall tr', { hasText: 'Besoin d’aide' }).locator('td').textContent()).toBe('1');
+    expect(await page.locator('table.rollcall tr', { hasText: 'En sécurité' }).locator('td').textContent()).toBe('0');
+    await page.goto(`${server.url}/#/console/${enc(alertId)}`);
+    await page.locator('.live.on').waitFor();
 
     await page.getByRole('button', { name: 'Close the alert' }).click();
     await expect.poll(async () => (await admin.api.get(`${V1}/alerts/${alertId}`)).body.state).toBe('closed');
