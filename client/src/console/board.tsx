@@ -155,6 +155,7 @@ export function Board(props: { id: string; session: Session }) {
         </div>
         <div>
           <h2>{w.pending}</h2>
+          {pending.length === 0 && <p class="meta">—</p>}
           <ul class="people pending">
             {pending.map((r) => (
               <li data-user={r.user_id}>

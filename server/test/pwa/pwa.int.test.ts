@@ -272,7 +272,8 @@ describe.skipIf(testDatabaseKind() !== 'pglite')('the PWA in Chromium', () => {
   });
 
   it('the console sends an alert and shows acknowledgements as they arrive', async () => {
-    const context = await browser.newContext({ viewport: DESKTOP, locale: 'en-US' });
+    // Reduced motion: the progress bar is drawn at its value at once (no transition in screenshots).
+    const context = await browser.newContext({ viewport: DESKTOP, locale: 'en-US', reducedMotion: 'reduce' });
     const page = await context.newPage();
     page.on('dialog', (d) => void d.accept());
     await page.goto(server.url);
