@@ -2,6 +2,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Config } from './config/config.ts';
 import { createApp } from './http/app.ts';
+import { DEFAULT_CLIENT_DIR, clientApp } from './http/client-app.ts';
 import { allRoutes, allSocketRoutes } from './http/router.ts';
 import { attachWebSockets } from './http/websocket.ts';
 import type { Logger } from './logger.ts';
@@ -40,6 +41,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     maxBodyBytes: config.file.limits?.max_body_bytes ?? DEFAULT_MAX_BODY,
     // An application service's as_token first (it may masquerade with ?user_id=), then users' tokens.
     authenticate: async (token, req) => (await services.appservices.authenticate(token, req)) ?? services.accounts.authenticate(token),
+    client: clientApp(DEFAULT_CLIENT_DIR, log),
   });
   const server = createServer(app);
   try {

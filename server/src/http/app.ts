@@ -15,6 +15,8 @@ export interface AppDeps {
   maxBodyBytes: number;
   /** Resolves an access token; throws M_UNKNOWN_TOKEN when it is not valid. */
   authenticate(token: string, req: Request): Promise<Requester>;
+  /** Serves the PWA for paths no API route took (see client-app.ts). */
+  client?: (req: Request, res: Response, next: NextFunction) => void;
 }
 
 /** The access token from `Authorization: Bearer` or the deprecated `access_token` query parameter. */
@@ -82,6 +84,7 @@ export function createApp(deps: AppDeps): express.Express {
     });
   }
   app.use(router);
+  if (deps.client) app.use(deps.client);
   app.use(notFoundHandler);
   app.use(errorHandler(deps.log));
 

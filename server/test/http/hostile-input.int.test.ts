@@ -378,6 +378,8 @@ describe('hostile input on every route', () => {
       "/_matrix/client/v3/' OR 1=1 --",
     ]) {
       for (const method of ['GET', 'POST', 'PUT', 'DELETE', 'PATCH']) {
+        // GET / is the web app (test/pwa); other methods on it are unknown endpoints.
+        if (path === '/' && method === 'GET') continue;
         for (const api of [mallory.api, anon]) {
           const res = await api.call(method, path, { body: method === 'GET' ? undefined : {}, offSpec: true });
           expectError(res, 404, 'M_UNRECOGNIZED');

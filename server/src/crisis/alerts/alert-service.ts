@@ -45,6 +45,11 @@ export class AlertService {
     this.#d = deps;
   }
 
+  /** The plan an alert follows when its sender gives none (configuration, or DESIGN.md's default). */
+  get defaultPlan(): EscalationPlan {
+    return this.#d.defaultPlan;
+  }
+
   async canSend(requester: Requester): Promise<boolean> {
     return requester.isAdmin || (await hasRole(this.#d.db, requester.userId, 'alert_sender'));
   }

@@ -127,6 +127,14 @@ export function alertRoutes(c: CrisisServices): RouteDef[] {
       return c.contacts.get(requester.userId, params.userId!);
     }),
 
+    // What the crisis console needs before composing: may this user send, and the default plan
+    // and channels the escalation preview shows.
+    userRoute('GET', `${V1}/me/alerting`, async ({ requester }) => ({
+      can_send: await alerts.canSend(requester),
+      default_escalation: alerts.defaultPlan,
+      channels: [...c.adapters.keys()].sort(),
+    })),
+
     userRoute('GET', `${V1}/me/quiet_hours`, ({ requester }) => c.quietHours.get(requester.userId)),
     userRoute(
       'PUT',

@@ -1,0 +1,147 @@
+import { render } from 'preact';
+import { useEffect, useState } from 'preact/hooks';
+import type { ComponentType } from 'preact';
+import { setUnknownTokenHandler } from './api.ts';
+import { lang, t } from './i18n.ts';
+import { enablePush, pushSupported } from './push.ts';
+import { loadSession, wipeLocalData, type Session } from './session.ts';
+import { clearStore, followFeed, loadStoredAlerts } from './store.ts';
+import { AlertView } from './ui/alert-view.tsx';
+import { Inbox } from './ui/inbox.tsx';
+import { Login } from './ui/login.tsx';
+import './style.css';
+
+document.documentElement.lang = lang;
+
+type Route = { name: 'inbox' } | { name: 'alert'; id: string } | { name: 'console'; id?: string };
+
+function parseRoute(hash: string): Route {
+  const parts = hash.replace(/^#\/?/, '').split('/').map((p) => decodeURIComponent(p));
+  if (parts[0] === 'alert' && parts[1]) return { name: 'alert', id: parts[1] };
+  if (parts[0] === 'console') return { name: 'console', id: parts[1] || undefined };
+  return { name: 'inbox' };
+}
+
+function useRoute(): Route {
+  const [route, setRoute] = useState(() => parseRoute(location.hash));
+  useEffect(() => {
+    const on = () => {
+      setRoute(parseRoute(location.hash));
+      // Focus moves to the new page's content, for keyboard and screen-reader users.
+      requestAnimationFrame(() => document.getElementById('main')?.focus());
+    };
+    addEventListener('hashchange', on);
+    return () => removeEventListener('hashchange', on);
+  }, []);
+  return route;
+}
+
+/** The console is its own chunk: loaded only when an alert sender opens it. */
+let consoleModule: Promise<{ Console: ComponentType<{ id?: string; session: Session }> }> | undefined;
+
+function LazyConsole(props: { id?: string; session: Session }) {
+  const [C, setC] = useState<ComponentType<{ id?: string; session: Session }> | null>(null);
+  const [failed, setFailed] = useState(false);
+  useEffect(() => {
+    consoleModule ??= import('./console/console.tsx');
+    consoleModule.then((m) => setC(() => m.Console)).catch(() => {
+      consoleModule = undefined;
+      setFailed(true);
+    });
+  }, []);
+  if (failed) return <p class="error" role="alert">{t.networkError}</p>;
+  return C ? <C id={props.id} session={props.session} /> : <p role="status">{t.loading}</p>;
+}
+
+function PushButton() {
+  const [status, setStatus] = useState(() => (pushSupported() && Notification.permission === 'granted' ? 'on' : ''));
+  if (!pushSupported()) return null;
+  if (status === 'on') return <span class="push-on">🔔 {t.notificationsOn}</span>;
+  return (
+    <>
+      <button
+        type="button"
+        class="link"
+        onClick={() =>
+          enablePush().then(
+            (r) => setStatus(r === 'on' ? 'on' : t.notificationsDenied),
+            (err: Error) => setStatus(`${t.notificationsFailed} ${err.message}`),
+          )
+        }
+      >
+        {t.enableNotifications}
+      </button>
+      {status && <span class="error" role="status">{status}</span>}
+    </>
+  );
+}
+
+function App() {
+  const [session, setSession] = useState(loadSession);
+  const [notice, setNotice] = useState('');
+  const route = useRoute();
+
+  useEffect(() => {
+    // Lost phone or revoked session: nothing of the user's stays on the device.
+    setUnknownTokenHandler(() => {
+      void wipeLocalData().then(() => {
+        clearStore();
+        setNotice(t.sessionEnded);
+        setSession(undefined);
+      });
+    });
+  }, []);
+
+  useEffect(() => {
+    if (!session) return;
+    loadStoredAlerts();
+    const abort = new AbortController();
+    void followFeed(abort.signal);
+    return () => abort.abort();
+  }, [session?.token]);
+
+  if (!session) return <Login onSignedIn={(s) => { setNotice(''); setSession(s); }} notice={notice} />;
+
+  const signOut = async () => {
+    await fetch('/_matrix/client/v3/logout', { method: 'POST', headers: { authorization: `Bearer ${session.token}` } }).catch(() => undefined);
+    await wipeLocalData();
+    clearStore();
+    setSession(undefined);
+  };
+
+  return (
+    <>
+      <a class="skip" href="#main" onClick={(e) => { e.preventDefault(); document.getElementById('main')?.focus(); }}>
+        {t.skip}
+      </a>
+      <header class="top">
+        <a href="#/" class="brand">
+          <img src="/icons/icon.svg" alt="" width={28} height={28} />
+          {t.appName}
+        </a>
+        <nav aria-label={t.appName}>
+          <a href="#/" aria-current={route.name === 'inbox' ? 'page' : undefined}>{t.inbox}</a>
+          <a href="#/console" aria-current={route.name === 'console' ? 'page' : undefined}>{t.console}</a>
+        </nav>
+        <div class="account">
+          <span class="user">{session.userId}</span>
+          <PushButton />
+          <button type="button" class="link" onClick={() => void signOut()}>{t.signOut}</button>
+        </div>
+      </header>
+      <main id="main" tabIndex={-1}>
+        {route.name === 'alert' ? <AlertView id={route.id} /> : route.name === 'console' ? <LazyConsole id={route.id} session={session} /> : <Inbox />}
+      </main>
+    </>
+  );
+}
+
+render(<App />, document.getElementById('app')!);
+
+if ('serviceWorker' in navigator) {
+  addEventListener('load', () => void navigator.serviceWorker.register('/sw.js').catch(() => undefined));
+  navigator.serviceWorker.addEventListener('message', (e: MessageEvent<{ type?: string }>) => {
+    // Acknowledged from a notification: the feed brings the new state; nothing else to do.
+    if (e.data?.type === 'acked') document.dispatchEvent(new CustomEvent('tocsin:acked'));
+  });
+}
