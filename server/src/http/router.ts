@@ -4,7 +4,7 @@ import { deviceRoutes } from '../matrix/devices/routes.ts';
 import { keyBackupRoutes } from '../matrix/keys/backup-routes.ts';
 import { keysRoutes } from '../matrix/keys/routes.ts';
 import { discoveryRoutes } from '../matrix/discovery/routes.ts';
-import { directoryRoutes } from '../matrix/directory/routes.ts';
+import { roomDirectoryRoutes } from '../matrix/directory/routes.ts';
 import { mediaRoutes } from '../matrix/media/routes.ts';
 import { presenceRoutes } from '../matrix/presence/routes.ts';
 import { reportRoutes } from '../matrix/reports/routes.ts';
@@ -48,7 +48,7 @@ export function allRoutes(s: Services, c: CrisisServices): RouteDef[] {
     ...relationsRoutes(s),
     ...typingRoutes(s),
     ...mediaRoutes(s),
-    ...directoryRoutes(s),
+    ...roomDirectoryRoutes(s),
     ...presenceRoutes(s),
     ...voipRoutes(s),
     ...thirdPartyRoutes(s),

@@ -64,7 +64,7 @@ function checkServer(s: Services, server: string | undefined): void {
   if (server !== undefined && server !== s.config.serverName) throw invalidParam('Only this server’s room directory is available.');
 }
 
-export function directoryRoutes(s: Services): RouteDef[] {
+export function roomDirectoryRoutes(s: Services): RouteDef[] {
   return [
     // The spec lets servers answer this one without a token; this one keeps its directory to members.
     userRoute('GET', `${V3}/publicRooms`, async ({ query }) => {

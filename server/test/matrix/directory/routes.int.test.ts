@@ -1,6 +1,6 @@
 // The room directory (published public rooms) and the user directory (every active account).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { directoryRoutes } from '../../../src/matrix/directory/routes.ts';
+import { roomDirectoryRoutes } from '../../../src/matrix/directory/routes.ts';
 import { enc } from '../../support/client.ts';
 import { closeAllTestServers, startTestServer, type TestServer } from '../../support/server.ts';
 import { CallLog, SpecApi, V3, createRoom, expectError, join, ok, registerSpecUser, sendState, type SpecUser } from '../../support/spec-client.ts';
@@ -20,7 +20,7 @@ describe('directory routes', () => {
   });
 
   afterAll(async () => {
-    log.expectRoutesCovered(directoryRoutes(server.services));
+    log.expectRoutesCovered(roomDirectoryRoutes(server.services));
     await closeAllTestServers();
   });
 
