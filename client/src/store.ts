@@ -94,7 +94,13 @@ const VIBRATE: Record<string, number[]> = { critical: [600, 200, 600, 200, 600, 
 function merge(frames: Alert[], live: boolean): void {
   for (const f of frames) {
     const old = state.alerts.get(f.id);
-    const next: Alert = { ...f, ...(old?.queued && f.ack === undefined ? { queued: old.queued } : {}) };
+    // A change to an alert the app already holds (its acknowledgement, a roll-call answer)
+    // comes as a short frame {id, ack?, ans?}: merged into what is known. Without the alert
+    // itself it cannot be shown, so it waits for the whole frame.
+    if (!old && (f as Partial<Alert>).title === undefined) continue;
+    const next = { ...old, ...f } as Alert;
+    // A queued acknowledgement stays queued until the server reports one.
+    if (f.ack !== undefined) delete next.queued;
     state.alerts.set(f.id, next);
     // A new alert arriving while the app is open: the device buzzes, longer for critical ones.
     if (live && !old && needsAck(next)) {
