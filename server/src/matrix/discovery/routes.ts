@@ -2,8 +2,11 @@ import { publicRoute, userRoute, type RouteDef } from '../../http/route.ts';
 import type { Services } from '../../services.ts';
 import { DEFAULT_ROOM_VERSION, SUPPORTED_ROOM_VERSIONS } from '../events/pdu.ts';
 
-// Only versions whose features are really served: clients switch features on from this list.
-export const SPEC_VERSIONS = ['v1.1', 'v1.2', 'v1.3'];
+// Only versions whose features are really served: clients switch features on from this list
+// (v1.4: threads and thread receipts, served by matrix/relations and receipts; v1.7: bundled
+// edits; v1.10: /relations recursion (answered at depth 1); v1.11: authenticated media, which
+// makes matrix-js-sdk and Element fetch images from /_matrix/client/v1/media).
+export const SPEC_VERSIONS = ['v1.1', 'v1.2', 'v1.3', 'v1.4', 'v1.5', 'v1.6', 'v1.7', 'v1.8', 'v1.9', 'v1.10', 'v1.11'];
 
 export function discoveryRoutes(s: Services): RouteDef[] {
   const wellKnown = { 'm.homeserver': { base_url: `${s.config.publicBaseUrl}/` } };
