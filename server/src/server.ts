@@ -8,6 +8,7 @@ import { attachWebSockets } from './http/websocket.ts';
 import type { Logger } from './logger.ts';
 import { loadOrCreateSigningKey } from './matrix/events/signing-key-file.ts';
 import { buildCrisisServices, type CrisisServices } from './crisis/crisis-services.ts';
+import { scimErrorFormat } from './crisis/directory/scim-routes.ts';
 import { buildServices, type Services } from './services.ts';
 import { openConfiguredDatabase } from './storage/open.ts';
 
@@ -42,6 +43,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     // An application service's as_token first (it may masquerade with ?user_id=), then users' tokens.
     authenticate: async (token, req) => (await services.appservices.authenticate(token, req)) ?? services.accounts.authenticate(token),
     client: clientApp(DEFAULT_CLIENT_DIR, log),
+    errorFormats: [scimErrorFormat],
   });
   const server = createServer(app);
   try {

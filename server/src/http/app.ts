@@ -5,7 +5,7 @@ import { badJson, invalidParam, missingToken, unrecognized } from '../errors.ts'
 import type { Logger } from '../logger.ts';
 import { accessLog } from './access-log.ts';
 import { matrixCors } from './cors.ts';
-import { errorHandler, notFoundHandler } from './error-handler.ts';
+import { errorHandler, notFoundHandler, type ErrorFormat } from './error-handler.ts';
 import { jsonBody } from './json-body.ts';
 import type { Requester, RouteDef } from './route.ts';
 
@@ -17,6 +17,8 @@ export interface AppDeps {
   authenticate(token: string, req: Request): Promise<Requester>;
   /** Serves the PWA for paths no API route took (see client-app.ts). */
   client?: (req: Request, res: Response, next: NextFunction) => void;
+  /** Error shapes of APIs that are not Matrix ones (SCIM). */
+  errorFormats?: ErrorFormat[];
 }
 
 /** The access token from `Authorization: Bearer` or the deprecated `access_token` query parameter. */
@@ -86,7 +88,7 @@ export function createApp(deps: AppDeps): express.Express {
   app.use(router);
   if (deps.client) app.use(deps.client);
   app.use(notFoundHandler);
-  app.use(errorHandler(deps.log));
+  app.use(errorHandler(deps.log, deps.errorFormats));
 
   async function run(def: RouteDef, req: Request, res: Response): Promise<void> {
     const token = tokenOf(req);

@@ -3,8 +3,19 @@ import { ZodError } from 'zod';
 import { MatrixError, badJson, invalidParam, unrecognized } from '../errors.ts';
 import type { Logger } from '../logger.ts';
 
+/**
+ * An API under its own path prefix whose clients expect another error shape (SCIM, RFC 7644
+ * §3.12): errors raised before its handler runs (unreadable JSON, a body too large, a NUL in
+ * a parameter) are written in that shape too.
+ */
+export interface ErrorFormat {
+  prefix: string;
+  contentType: string;
+  body(error: MatrixError): Record<string, unknown>;
+}
+
 /** Turns whatever a handler threw into a Matrix error body. Unknown errors are logged, never leaked. */
-export function errorHandler(log: Logger) {
+export function errorHandler(log: Logger, formats: ErrorFormat[] = []) {
   return (err: unknown, req: Request, res: Response, _next: NextFunction): void => {
     let error: MatrixError;
     if (err instanceof MatrixError) {
@@ -29,6 +40,11 @@ export function errorHandler(log: Logger) {
     }
     if (error.status === 429 && typeof error.extra.retry_after_ms === 'number') {
       res.setHeader('Retry-After', String(Math.ceil(error.extra.retry_after_ms / 1000)));
+    }
+    const format = formats.find((f) => req.path.startsWith(f.prefix));
+    if (format) {
+      res.status(error.status).type(format.contentType).send(JSON.stringify(format.body(error)));
+      return;
     }
     res.status(error.status).json(error.body());
   };

@@ -1,12 +1,21 @@
 import { timingSafeEqual } from 'node:crypto';
 import type { Response } from 'express';
 import { MatrixError } from '../../errors.ts';
+import type { ErrorFormat } from '../../http/error-handler.ts';
 import { ownAuthRoute, type PublicContext, type RouteDef } from '../../http/route.ts';
 import type { CrisisServices } from '../crisis-services.ts';
-import { GROUP_SCHEMA, LIST_SCHEMA, ScimError, USER_SCHEMA } from './scim-service.ts';
+import { ERROR_SCHEMA, GROUP_SCHEMA, LIST_SCHEMA, ScimError, USER_SCHEMA } from './scim-service.ts';
 
 const SCIM = '/_tocsin/scim/v2';
 const CONTENT_TYPE = 'application/scim+json';
+
+/** SCIM's error shape for errors raised before a SCIM handler runs (http/error-handler.ts). */
+export const scimErrorFormat: ErrorFormat = {
+  prefix: `${SCIM}/`,
+  contentType: CONTENT_TYPE,
+  // The Matrix errcode stays beside SCIM's fields, as on the errors SCIM handlers raise.
+  body: (error) => (error instanceof ScimError ? error.body() : { ...error.body(), schemas: [ERROR_SCHEMA], status: String(error.status), detail: error.message }),
+};
 
 function sameSecret(a: string, b: string): boolean {
   const x = Buffer.from(a);
