@@ -24,6 +24,7 @@ import { alertRoutes } from '../crisis/alerts/routes.ts';
 import { channelRoutes } from '../crisis/channels/routes.ts';
 import { directoryRoutes } from '../crisis/directory/routes.ts';
 import { scimRoutes } from '../crisis/directory/scim-routes.ts';
+import { logbookRoutes } from '../crisis/logbook/routes.ts';
 import type { CrisisServices } from '../crisis/crisis-services.ts';
 import type { RouteDef } from './route.ts';
 import type { SocketRoute } from './websocket.ts';
@@ -36,6 +37,7 @@ export function allRoutes(s: Services, c: CrisisServices): RouteDef[] {
     ...channelRoutes(s.db, c, s.config.file.outbound_allow_ranges ?? []),
     ...directoryRoutes(c),
     ...scimRoutes(c),
+    ...logbookRoutes(s),
     ...discoveryRoutes(s),
     ...authRoutes(s),
     ...deviceRoutes(s),
