@@ -159,7 +159,7 @@ export function Logbook(props: { roomId: string; session: Session }) {
       <form class="panel lb-add" onSubmit={(e) => void add(e)} aria-labelledby="lb-add-title">
         <h2 id="lb-add-title">{w.add}</h2>
         <label for="lb-text">{w.text}</label>
-        <textarea id="lb-text" required maxLength={MAX_TEXT} rows={3} value={text} onInput={(e) => setText(e.currentTarget.value)} />
+        <textarea id="lb-text" required maxLength={MAX_TEXT} rows={2} value={text} onInput={(e) => setText(e.currentTarget.value)} />
         <div class="lb-row">
           <div>
             <label for="lb-tag">{w.tag}</label>

@@ -39,27 +39,29 @@ let running: Promise<boolean> | undefined;
 
 /** Sends what waits, oldest first; true when everything went (or was refused for good). */
 export function flush(): Promise<boolean> {
-  running ??= (async () => {
+  // `finally` runs after the assignment, even when there was nothing to send.
+  running ??= sendAll().finally(() => {
+    running = undefined;
+  });
+  // An entry recorded during a run was not in its list: one more run for it.
+  return running.then((ok) => (ok && queued().some((q) => !q.error) ? flush() : ok));
+}
+
+async function sendAll(): Promise<boolean> {
+  for (const q of queued()) {
+    if (q.error) continue;
     try {
-      for (const q of queued()) {
-        if (q.error) continue;
-        try {
-          await api('PUT', `/_matrix/client/v3/rooms/${encodeURIComponent(q.roomId)}/send/m.room.message/${encodeURIComponent(q.txnId)}`, q.content);
-          save(queued().filter((x) => x.txnId !== q.txnId));
-        } catch (err) {
-          // No network, or a server asking to slow down: the rest waits for the next try.
-          if (!(err instanceof ApiError) || err.errcode === 'M_LIMIT_EXCEEDED' || err.status >= 500) return false;
-          if (err.errcode === 'M_UNKNOWN_TOKEN') return false;
-          // Refused (left the room, no right to post): kept with the reason, shown, not retried.
-          save(queued().map((x) => (x.txnId === q.txnId ? { ...x, error: err.message } : x)));
-        }
-      }
-      return true;
-    } finally {
-      running = undefined;
+      await api('PUT', `/_matrix/client/v3/rooms/${encodeURIComponent(q.roomId)}/send/m.room.message/${encodeURIComponent(q.txnId)}`, q.content);
+      save(queued().filter((x) => x.txnId !== q.txnId));
+    } catch (err) {
+      // No network, or a server asking to slow down: the rest waits for the next try.
+      if (!(err instanceof ApiError) || err.errcode === 'M_LIMIT_EXCEEDED' || err.status >= 500) return false;
+      if (err.errcode === 'M_UNKNOWN_TOKEN') return false;
+      // Refused (left the room, no right to post): kept with the reason, shown, not retried.
+      save(queued().map((x) => (x.txnId === q.txnId ? { ...x, error: err.message } : x)));
     }
-  })();
-  return running;
+  }
+  return true;
 }
 
 export function drop(txnId: string): void {
