@@ -191,6 +191,8 @@ if ('serviceWorker' in navigator) {
     void navigator.serviceWorker.register('/sw.js').then(precacheLazyChunks, () => undefined);
   });
   onBandwidthChange((low) => (low ? undefined : precacheLazyChunks()));
+  // A new build's worker took over: its lazy chunks are new files.
+  navigator.serviceWorker.addEventListener('controllerchange', precacheLazyChunks);
   navigator.serviceWorker.addEventListener('message', (e: MessageEvent<{ type?: string }>) => {
     // Acknowledged from a notification: the feed brings the new state; nothing else to do.
     if (e.data?.type === 'acked') document.dispatchEvent(new CustomEvent('tocsin:acked'));
