@@ -73,5 +73,13 @@ describe('the console audience picker: search and count', () => {
     const other = await sender.api.post(`${V1}/audience/count`, { audience: [secret] });
     expect(other.status).toBe(403);
     expect((await sender.api.as(undefined).get(`${V1}/audience/search?q=a`)).body.errcode).toBe('M_MISSING_TOKEN');
+    // Hostile search text: a Matrix error or an empty answer, never a 500.
+    for (const q of ['a%00b', '%ED%A0%80', enc(`' OR '1'='1`), enc('\\'), enc('<script>')]) {
+      const r = await sender.api.get(`${V1}/audience/search?q=${q}`);
+      expect([200, 400], q).toContain(r.status);
+      if (r.status === 200) expect(r.body.results, q).toEqual([]);
+    }
+    const nul = await sender.api.post(`${V1}/audience/count`, { audience: ['group:a\u0000b', '@a\u0000:localhost'] });
+    expect(nul.status).toBe(400);
   });
 });

@@ -179,6 +179,18 @@ describe('the log book (main courante) of a crisis room', () => {
     expect((await bob.api.get(`${V1}/rooms/${enc(other)}/logbook`)).status).toBe(403);
     expect((await carol.api.get(`${V1}/rooms/${enc(other)}/logbook`)).body.entries.map((e: { text: string }) => e.text)).toEqual(['secret of another room']);
     expect((await bob.api.as(undefined).get(`${V1}/rooms/${enc(room)}/logbook`)).body.errcode).toBe('M_MISSING_TOKEN');
+    // Hostile room ids and filter values: a Matrix error, never a 500.
+    const hostile = [`'; DROP TABLE events; --`, '../../../etc/passwd', 'a\u0000b', 'a'.repeat(5000), '%', `${room}' OR '1'='1`].map(enc);
+    for (const id of [...hostile, '%ED%A0%80', '%']) {
+      const r = await bob.api.get(`${V1}/rooms/${id}/logbook?format=csv`);
+      expect([400, 403, 404], id.slice(0, 40)).toContain(r.status);
+      expect(r.body.errcode, id.slice(0, 40)).toMatch(/^M_/);
+    }
+    for (const q of ['q=a%00b', 'author=%40a%00b%3Alocalhost', 'tag=a%00', 'q=%ED%A0%80', 'tz=%00']) {
+      const r = await bob.api.get(`${V1}/rooms/${enc(room)}/logbook?${q}`);
+      expect([200, 400], q).toContain(r.status);
+      if (r.status === 400) expect(r.body.errcode, q).toBe('M_INVALID_PARAM');
+    }
   });
 
   it('follows the room history visibility: a late joiner of a "joined" room sees entries from their join', async () => {
