@@ -5,7 +5,7 @@ import { isLowBandwidth } from '../bandwidth.ts';
 import { formatDateTime, lang, t } from '../i18n.ts';
 import type { Session } from '../session.ts';
 import { downloadExport } from './download.ts';
-import { enqueue, flush, queued, type QueuedEntry } from './outbox.ts';
+import { drop, enqueue, flush, queued, type QueuedEntry } from './outbox.ts';
 import { w } from './words.ts';
 import './logbook.css';
 
@@ -188,6 +188,18 @@ export function Logbook(props: { roomId: string; session: Session }) {
               <li data-txn={p.txnId}>
                 <span class="meta">{p.error ? <span class="error">{p.error}</span> : `⏳ ${w.queued}`}</span>
                 {s.tag && <span class="chip">{s.tag}</span>} <span class="lb-text">{s.text}</span>
+                {p.error && (
+                  <button
+                    type="button"
+                    class="link"
+                    onClick={() => {
+                      drop(p.txnId);
+                      setPending(queued(props.roomId));
+                    }}
+                  >
+                    {w.discard}
+                  </button>
+                )}
               </li>
             );
           })}

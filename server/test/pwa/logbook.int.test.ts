@@ -195,6 +195,19 @@ describe.skipIf(testDatabaseKind() !== 'pglite')('the log book, low-bandwidth mo
     await phone.locator('#logbook-title', { hasText: 'Cellule de crise' }).waitFor();
     await eventually(async () => ((await cachedPaths(phone)).some((p) => p.includes('/assets/logbook-')) ? true : undefined), 'log book chunk kept');
     expect((await cachedPaths(phone)).some((p) => p.includes('/assets/console-'))).toBe(false);
+
+    // A room where Bob may read but not write: his entry is refused, shown with the reason, and can be discarded.
+    const readOnly = (await admin.api.post(`${C}/createRoom`, { preset: 'public_chat', name: 'Lecture seule', power_level_content_override: { events_default: 50 } })).body.room_id;
+    expect((await bob.api.post(`${C}/rooms/${enc(readOnly)}/join`, {})).status).toBe(200);
+    await phone.goto(`${server.url}/#/rooms/${enc(readOnly)}/logbook`);
+    await phone.locator('#logbook-title', { hasText: 'Lecture seule' }).waitFor();
+    await phone.locator('#lb-text').fill('Not allowed here');
+    await phone.locator('.lb-add button[type=submit]').click();
+    const refused = phone.locator('.lb-entries.pending li', { hasText: 'Not allowed here' });
+    await refused.locator('.error').waitFor();
+    await refused.getByRole('button', { name: 'Discard this entry' }).click();
+    await refused.waitFor({ state: 'detached' });
+    expect(await phone.evaluate(() => localStorage.getItem('tocsin.logbook.outbox'))).toBe('[]');
     await slow.close();
   });
 
