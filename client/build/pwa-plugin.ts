@@ -55,14 +55,19 @@ export function pwaPlugin(root: string): Plugin {
       console.log(`shell (first screen JS+CSS, gzip): ${total} bytes of ${SHELL_BUDGET_BYTES} allowed`);
       if (total > SHELL_BUDGET_BYTES) this.error(`the shell is ${total} bytes gzipped, over its budget of ${SHELL_BUDGET_BYTES}`);
 
-      // The shell and everything it may need offline; the lazy chunks too, so the console opens offline.
+      // The shell and everything it needs offline, fetched when the worker installs. The lazy
+      // chunks (console, rooms, log book) are a second list the app asks the worker to fetch
+      // ahead of use only when the link is not in low-bandwidth mode (src/bandwidth.ts).
       const built = Object.values(bundle)
         .map((i) => `/${i.fileName}`)
         .filter((f) => !f.startsWith('/.vite/') && !f.endsWith('.map') && f !== '/index.html');
-      const precache = ['/', ...built, ...publicFiles(path.join(root, 'public'))].sort();
-      const version = createHash('sha256').update(precache.join('\n')).update(readFileSync(path.join(root, 'src/sw.js'))).digest('hex').slice(0, 12);
+      const lazyUrls = new Set(lazy.map((f) => `/${f}`));
+      const precache = ['/', ...built.filter((f) => !lazyUrls.has(f)), ...publicFiles(path.join(root, 'public'))].sort();
+      const lazyList = built.filter((f) => lazyUrls.has(f)).sort();
+      const version = createHash('sha256').update(precache.join('\n')).update(lazyList.join('\n')).update(readFileSync(path.join(root, 'src/sw.js'))).digest('hex').slice(0, 12);
       const source = readFileSync(path.join(root, 'src/sw.js'), 'utf8')
         .replace('self.__PRECACHE__', JSON.stringify(precache))
+        .replace('self.__LAZY__', JSON.stringify(lazyList))
         .replace('self.__VERSION__', JSON.stringify(version));
       this.emitFile({ type: 'asset', fileName: 'sw.js', source });
     },

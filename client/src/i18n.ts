@@ -35,6 +35,9 @@ const fr = {
   sessionEnded: 'Session terminée : données locales effacées.',
   received: 'Reçue',
   skip: 'Aller au contenu',
+  lowData: 'Économie de données',
+  lowDataAuto: 'Automatique : suit le réseau (2G, économiseur de données)',
+  auto: 'auto',
   /** French sets a colon apart with a space. */
   colon: ' : ',
 };
@@ -73,6 +76,9 @@ const en: typeof fr = {
   sessionEnded: 'Session ended: local data wiped.',
   received: 'Received',
   skip: 'Skip to content',
+  lowData: 'Data saver',
+  lowDataAuto: 'Automatic: follows the network (2G, Save-Data)',
+  auto: 'auto',
   colon: ': ',
 };
 

@@ -2,6 +2,7 @@ import { render } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
 import type { ComponentType } from 'preact';
 import { setUnknownTokenHandler } from './api.ts';
+import { bandwidthMode, isLowBandwidth, onBandwidthChange, toggleLowBandwidth } from './bandwidth.ts';
 import { lang, t } from './i18n.ts';
 import { enablePush, pushSupported } from './push.ts';
 import { loadSession, wipeLocalData, type Session } from './session.ts';
@@ -13,11 +14,12 @@ import './style.css';
 
 document.documentElement.lang = lang;
 
-type Route = { name: 'inbox' } | { name: 'alert'; id: string } | { name: 'console'; id?: string };
+type Route = { name: 'inbox' } | { name: 'alert'; id: string } | { name: 'console'; id?: string } | { name: 'logbook'; roomId: string };
 
 function parseRoute(hash: string): Route {
   const parts = hash.replace(/^#\/?/, '').split('/').map((p) => decodeURIComponent(p));
   if (parts[0] === 'alert' && parts[1]) return { name: 'alert', id: parts[1] };
+  if (parts[0] === 'rooms' && parts[1] && parts[2] === 'logbook') return { name: 'logbook', roomId: parts[1] };
   if (parts[0] === 'console') return { name: 'console', id: parts[1] || undefined };
   return { name: 'inbox' };
 }
@@ -51,6 +53,43 @@ function LazyConsole(props: { id?: string; session: Session }) {
   }, []);
   if (failed) return <p class="error" role="alert">{t.networkError}</p>;
   return C ? <C id={props.id} session={props.session} /> : <p role="status">{t.loading}</p>;
+}
+
+/** The log book of a crisis room, its own chunk too (#/rooms/<roomId>/logbook). */
+let logbookModule: Promise<{ Logbook: ComponentType<{ roomId: string; session: Session }> }> | undefined;
+
+function LazyLogbook(props: { roomId: string; session: Session }) {
+  const [C, setC] = useState<ComponentType<{ roomId: string; session: Session }> | null>(null);
+  const [failed, setFailed] = useState(false);
+  useEffect(() => {
+    logbookModule ??= import('./logbook/logbook.tsx');
+    logbookModule.then((m) => setC(() => m.Logbook)).catch(() => {
+      logbookModule = undefined;
+      setFailed(true);
+    });
+  }, []);
+  if (failed) return <p class="error" role="alert">{t.networkError}</p>;
+  return C ? <C roomId={props.roomId} session={props.session} /> : <p role="status">{t.loading}</p>;
+}
+
+/** The low-bandwidth toggle: pressed when the mode is on, whether chosen or detected. */
+function BandwidthToggle() {
+  const [low, setLow] = useState(isLowBandwidth);
+  useEffect(() => onBandwidthChange(setLow), []);
+  const auto = bandwidthMode() === 'auto';
+  return (
+    <button type="button" class="link bandwidth" aria-pressed={low} title={auto ? t.lowDataAuto : undefined} onClick={() => toggleLowBandwidth()}>
+      {low ? '▼ ' : ''}
+      {t.lowData}
+      {auto && low ? ` (${t.auto})` : ''}
+    </button>
+  );
+}
+
+/** Outside low-bandwidth mode the worker fetches the lazy chunks ahead, so they open offline. */
+function precacheLazyChunks(): void {
+  if (isLowBandwidth()) return;
+  void navigator.serviceWorker?.ready.then((reg) => reg.active?.postMessage({ type: 'precache-lazy' }));
 }
 
 function PushButton() {
@@ -125,12 +164,21 @@ function App() {
         </nav>
         <div class="account">
           <span class="user">{session.userId}</span>
+          <BandwidthToggle />
           <PushButton />
           <button type="button" class="link" onClick={() => void signOut()}>{t.signOut}</button>
         </div>
       </header>
       <main id="main" tabIndex={-1}>
-        {route.name === 'alert' ? <AlertView id={route.id} /> : route.name === 'console' ? <LazyConsole id={route.id} session={session} /> : <Inbox />}
+        {route.name === 'alert' ? (
+          <AlertView id={route.id} />
+        ) : route.name === 'console' ? (
+          <LazyConsole id={route.id} session={session} />
+        ) : route.name === 'logbook' ? (
+          <LazyLogbook roomId={route.roomId} session={session} />
+        ) : (
+          <Inbox />
+        )}
       </main>
     </>
   );
@@ -139,7 +187,12 @@ function App() {
 render(<App />, document.getElementById('app')!);
 
 if ('serviceWorker' in navigator) {
-  addEventListener('load', () => void navigator.serviceWorker.register('/sw.js').catch(() => undefined));
+  addEventListener('load', () => {
+    void navigator.serviceWorker.register('/sw.js').then(precacheLazyChunks, () => undefined);
+  });
+  onBandwidthChange((low) => (low ? undefined : precacheLazyChunks()));
+  // A new build's worker took over: its lazy chunks are new files.
+  navigator.serviceWorker.addEventListener('controllerchange', precacheLazyChunks);
   navigator.serviceWorker.addEventListener('message', (e: MessageEvent<{ type?: string }>) => {
     // Acknowledged from a notification: the feed brings the new state; nothing else to do.
     if (e.data?.type === 'acked') document.dispatchEvent(new CustomEvent('tocsin:acked'));

@@ -3,6 +3,8 @@
    acknowledges from the notification's action without opening the app. */
 
 const PRECACHE = self.__PRECACHE__;
+/** The lazy chunks: fetched ahead of use when the app asks (not in low-bandwidth mode), else on first use. */
+const LAZY = self.__LAZY__;
 const VERSION = self.__VERSION__;
 const CACHE = `tocsin-shell-${VERSION}`;
 
@@ -52,8 +54,32 @@ self.addEventListener('fetch', (event) => {
     event.respondWith(caches.match('/', { cacheName: CACHE }).then((hit) => hit || fetch(request)));
     return;
   }
-  event.respondWith(caches.match(request, { cacheName: CACHE }).then((hit) => hit || fetch(request)));
+  event.respondWith(caches.match(request, { cacheName: CACHE }).then((hit) => hit || fetchAndKeep(request, url.pathname)));
 });
+
+/** A file of this build fetched on first use (a lazy chunk) is kept, so it opens offline next time. */
+async function fetchAndKeep(request, path) {
+  const res = await fetch(request);
+  if (res.ok && LAZY.includes(path)) {
+    const copy = res.clone();
+    caches.open(CACHE).then((cache) => cache.put(path, copy)).catch(() => undefined);
+  }
+  return res;
+}
+
+/** The lazy chunks not cached yet, one at a time (a phone on a fair link, not in low mode). */
+async function precacheLazy() {
+  const cache = await caches.open(CACHE);
+  for (const path of LAZY) {
+    if (await cache.match(path)) continue;
+    try {
+      const res = await fetch(new Request(path, { cache: 'reload' }));
+      if (res.ok) await cache.put(path, res);
+    } catch {
+      return; // offline: the next start asks again
+    }
+  }
+}
 
 /** What a push from the server holds: {t, id, sev, title, body, ack_url, token, drill}. */
 function parsePush(data) {
@@ -176,6 +202,7 @@ self.addEventListener('message', (event) => {
     );
   }
   if (m.type === 'wipe') event.waitUntil(wipe());
+  if (m.type === 'precache-lazy') event.waitUntil(precacheLazy());
 });
 
 /** Lost phone (M_UNKNOWN_TOKEN): notifications and caches go; the shell is fetched again. */

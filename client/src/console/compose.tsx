@@ -1,6 +1,7 @@
 import { useMemo, useState } from 'preact/hooks';
 import { ApiError, V1, api } from '../api.ts';
 import { t } from '../i18n.ts';
+import { AudiencePicker, type AudienceItem } from './audience-picker.tsx';
 import { previewSms } from './sms-preview.ts';
 import { w } from './words.ts';
 
@@ -16,7 +17,6 @@ export interface Alerting {
 
 const ALL_CHANNELS = ['matrix', 'webpush', 'sms', 'email'];
 const SEVERITIES = ['info', 'warning', 'critical'] as const;
-const AUDIENCE = /^(@[^:\s]+:\S+|group:\S+|![^:\s]+:\S+)$/;
 
 /** The plan as each recipient will live it: when, and through which channels. */
 export function EscalationPreview(props: { plan: Step[]; configured: string[] }) {
@@ -41,8 +41,7 @@ export function EscalationPreview(props: { plan: Step[]; configured: string[] })
 }
 
 export function Compose(props: { alerting: Alerting; onSent: (id: string) => void }) {
-  const [audience, setAudience] = useState<string[]>([]);
-  const [entry, setEntry] = useState('');
+  const [audience, setAudience] = useState<AudienceItem[]>([]);
   const [severity, setSeverity] = useState<(typeof SEVERITIES)[number]>('warning');
   const [drill, setDrill] = useState(false);
   const [title, setTitle] = useState('');
@@ -56,22 +55,9 @@ export function Compose(props: { alerting: Alerting; onSent: (id: string) => voi
   const sms = useMemo(() => previewSms({ severity, title, body, drill }, location.origin), [severity, title, body, drill]);
   const smsInPlan = plan.some((s) => s.channels.includes('sms'));
 
-  const addEntry = () => {
-    const items = entry.split(/[\s,;]+/).filter(Boolean);
-    const bad = items.filter((i) => !AUDIENCE.test(i));
-    if (bad.length > 0) {
-      setError(`${w.audienceHint} (${bad.join(', ')})`);
-      return;
-    }
-    setAudience([...new Set([...audience, ...items])]);
-    setEntry('');
-    setError('');
-  };
-
   const submit = async (e: Event) => {
     e.preventDefault();
-    if (entry.trim()) addEntry();
-    const all = [...new Set([...audience, ...entry.split(/[\s,;]+/).filter((i) => AUDIENCE.test(i))])];
+    const all = audience.map((a) => a.id);
     if (all.length === 0) {
       setError(w.audienceHint);
       return;
@@ -104,40 +90,7 @@ export function Compose(props: { alerting: Alerting; onSent: (id: string) => voi
     <form class="compose" onSubmit={submit} aria-labelledby="compose-title">
       <h2 id="compose-title">{w.compose}</h2>
 
-      <label for="audience-entry">{w.audience}</label>
-      <ul class="chips" aria-label={w.audience}>
-        {audience.map((a) => (
-          <li class="chip">
-            {a}{' '}
-            <button type="button" class="link" aria-label={`${w.remove} ${a}`} onClick={() => setAudience(audience.filter((x) => x !== a))}>
-              ×
-            </button>
-          </li>
-        ))}
-      </ul>
-      <div class="row">
-        <input
-          id="audience-entry"
-          value={entry}
-          placeholder="group:cellule"
-          aria-describedby="audience-hint"
-          autocapitalize="none"
-          spellcheck={false}
-          onInput={(e) => setEntry(e.currentTarget.value)}
-          onKeyDown={(e) => {
-            if (e.key === 'Enter') {
-              e.preventDefault();
-              addEntry();
-            }
-          }}
-        />
-        <button type="button" onClick={addEntry}>
-          {w.add}
-        </button>
-      </div>
-      <p id="audience-hint" class="hint">
-        {w.audienceHint}
-      </p>
+      <AudiencePicker value={audience} onChange={setAudience} onError={setError} />
 
       <fieldset class="severity">
         <legend>{w.severity}</legend>

@@ -21,9 +21,11 @@ import { timelineRoutes } from '../matrix/timeline/routes.ts';
 import { typingRoutes } from '../matrix/typing/routes.ts';
 import type { Services } from '../services.ts';
 import { alertRoutes } from '../crisis/alerts/routes.ts';
+import { audienceRoutes } from '../crisis/alerts/audience-routes.ts';
 import { channelRoutes } from '../crisis/channels/routes.ts';
 import { directoryRoutes } from '../crisis/directory/routes.ts';
 import { scimRoutes } from '../crisis/directory/scim-routes.ts';
+import { logbookRoutes } from '../crisis/logbook/routes.ts';
 import type { CrisisServices } from '../crisis/crisis-services.ts';
 import type { RouteDef } from './route.ts';
 import type { SocketRoute } from './websocket.ts';
@@ -33,9 +35,11 @@ import { liveAlertRoute } from '../crisis/alerts/live.ts';
 export function allRoutes(s: Services, c: CrisisServices): RouteDef[] {
   return [
     ...alertRoutes(c),
+    ...audienceRoutes(s, c),
     ...channelRoutes(s.db, c, s.config.file.outbound_allow_ranges ?? []),
     ...directoryRoutes(c),
     ...scimRoutes(c),
+    ...logbookRoutes(s),
     ...discoveryRoutes(s),
     ...authRoutes(s),
     ...deviceRoutes(s),

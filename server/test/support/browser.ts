@@ -19,11 +19,11 @@ function newestMtime(p: string): number {
 
 /**
  * Builds client/dist when it is missing or older than its sources (the client's own, and the
- * server's SMS composer the console shares). The build fails above the shell's size budget.
+ * server's SMS composer the console shares, the log book's entry format). The build fails above the shell's size budget.
  */
 export function ensureClientBuilt(): void {
   const index = path.join(CLIENT_DIST, 'index.html');
-  const sources = ['client/src', 'client/public', 'client/build', 'client/index.html', 'client/vite.config.ts', 'server/src/crisis/channels/sms', 'server/src/crisis/channels/alert-text.ts'];
+  const sources = ['client/src', 'client/public', 'client/build', 'client/index.html', 'client/vite.config.ts', 'server/src/crisis/channels/sms', 'server/src/crisis/channels/alert-text.ts', 'server/src/crisis/logbook/logbook-entry.ts'];
   const newest = Math.max(...sources.map((s) => newestMtime(path.join(repo, s))));
   if (existsSync(index) && statSync(index).mtimeMs >= newest) return;
   execFileSync('sh', [path.join(repo, 'scripts/build-client.sh')], { stdio: 'inherit' });
