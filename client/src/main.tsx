@@ -13,12 +13,13 @@ import './style.css';
 
 document.documentElement.lang = lang;
 
-type Route = { name: 'inbox' } | { name: 'alert'; id: string } | { name: 'console'; id?: string };
+type Route = { name: 'inbox' } | { name: 'alert'; id: string } | { name: 'console'; id?: string } | { name: 'rooms'; id?: string };
 
 function parseRoute(hash: string): Route {
   const parts = hash.replace(/^#\/?/, '').split('/').map((p) => decodeURIComponent(p));
   if (parts[0] === 'alert' && parts[1]) return { name: 'alert', id: parts[1] };
   if (parts[0] === 'console') return { name: 'console', id: parts[1] || undefined };
+  if (parts[0] === 'rooms') return { name: 'rooms', id: parts[1] || undefined };
   return { name: 'inbox' };
 }
 
@@ -51,6 +52,23 @@ function LazyConsole(props: { id?: string; session: Session }) {
   }, []);
   if (failed) return <p class="error" role="alert">{t.networkError}</p>;
   return C ? <C id={props.id} session={props.session} /> : <p role="status">{t.loading}</p>;
+}
+
+/** The crisis rooms are their own chunk too (client/src/rooms/), loaded when opened. */
+let roomsModule: Promise<{ Rooms: ComponentType<{ id?: string; session: Session }> }> | undefined;
+
+function LazyRooms(props: { id?: string; session: Session }) {
+  const [R, setR] = useState<ComponentType<{ id?: string; session: Session }> | null>(null);
+  const [failed, setFailed] = useState(false);
+  useEffect(() => {
+    roomsModule ??= import('./rooms/rooms.tsx');
+    roomsModule.then((m) => setR(() => m.Rooms)).catch(() => {
+      roomsModule = undefined;
+      setFailed(true);
+    });
+  }, []);
+  if (failed) return <p class="error" role="alert">{t.networkError}</p>;
+  return R ? <R id={props.id} session={props.session} /> : <p role="status">{t.loading}</p>;
 }
 
 function PushButton() {
@@ -121,6 +139,7 @@ function App() {
         </a>
         <nav aria-label={t.appName}>
           <a href="#/" aria-current={route.name === 'inbox' ? 'page' : undefined}>{t.inbox}</a>
+          <a href="#/rooms" aria-current={route.name === 'rooms' ? 'page' : undefined}>{t.rooms}</a>
           <a href="#/console" aria-current={route.name === 'console' ? 'page' : undefined}>{t.console}</a>
         </nav>
         <div class="account">
@@ -130,7 +149,7 @@ function App() {
         </div>
       </header>
       <main id="main" tabIndex={-1}>
-        {route.name === 'alert' ? <AlertView id={route.id} /> : route.name === 'console' ? <LazyConsole id={route.id} session={session} /> : <Inbox />}
+        {route.name === 'rooms' ? <LazyRooms id={route.id} session={session} /> : route.name === 'alert' ? <AlertView id={route.id} /> : route.name === 'console' ? <LazyConsole id={route.id} session={session} /> : <Inbox />}
       </main>
     </>
   );
