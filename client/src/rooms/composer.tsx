@@ -46,7 +46,10 @@ export function Composer(props: { room: Room; me: string }) {
       )}
       <div class="composer-row">
         <label class="attach" title={w.attach}>
-          <span aria-hidden="true">📎</span>
+          {/* Drawn, not an emoji: not every device has an emoji font. */}
+          <svg aria-hidden="true" width="22" height="22" viewBox="0 0 24 24" fill="none" stroke="currentColor" stroke-width="2" stroke-linecap="round" stroke-linejoin="round">
+            <path d="M21 11.5l-8.6 8.6a5.5 5.5 0 0 1-7.8-7.8l8.6-8.6a3.7 3.7 0 0 1 5.2 5.2l-8.6 8.6a1.8 1.8 0 0 1-2.6-2.6l8-8" />
+          </svg>
           <span class="sr-only">{w.attach}</span>
           <input ref={file} type="file" accept="image/*" class="sr-only" onChange={() => void attach()} />
         </label>

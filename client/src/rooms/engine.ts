@@ -59,7 +59,7 @@ let saveTimer: ReturnType<typeof setTimeout> | undefined;
 function saveSnapshot(): void {
   clearTimeout(saveTimer);
   saveTimer = setTimeout(() => {
-    if (!engine) return;
+    if (!engine || loadSession()?.userId !== engine.user) return;
     try {
       localStorage.setItem(SNAPSHOT_KEY, JSON.stringify({ user: engine.user, ...snapshot(engine.state) }));
     } catch {
@@ -74,7 +74,9 @@ export function getEngine(): Engine {
   if (!engine || engine.user !== user) {
     for (const p of blobUrls.values()) void p.then((u) => URL.revokeObjectURL(u), () => undefined);
     blobUrls.clear();
-    engine = { user, state: loadSnapshot(user), outbox: new Outbox(localStorage, user), sent: new Map(), sending: new Set(), online: navigator.onLine, synced: false };
+    // Writes only while this user is signed in: a lost-phone wipe is not undone by a late save.
+    const store = { getItem: (k: string) => localStorage.getItem(k), setItem: (k: string, v: string) => void (loadSession()?.userId === user && localStorage.setItem(k, v)) };
+    engine = { user, state: loadSnapshot(user), outbox: new Outbox(store, user), sent: new Map(), sending: new Set(), online: navigator.onLine, synced: false };
   }
   return engine;
 }
@@ -177,7 +179,9 @@ async function sendOne(item: Outgoing): Promise<SendOutcome> {
     const r = await api<{ event_id: string }>('PUT', path, item.content);
     return { ok: true, eventId: r.event_id };
   } catch (err) {
-    if (err instanceof ApiError) return { ok: false, refused: err.message };
+    // A revoked session, a rate limit or a server in trouble is not a refusal of the message:
+    // it waits (the wipe takes it in the first case, a later attempt sends it in the others).
+    if (err instanceof ApiError && err.errcode !== 'M_UNKNOWN_TOKEN' && err.errcode !== 'M_LIMIT_EXCEEDED' && err.status < 500) return { ok: false, refused: err.message };
     return { ok: false, offline: true };
   } finally {
     e.sending.delete(item.txnId);

@@ -1,5 +1,5 @@
 import { useEffect, useState } from 'preact/hooks';
-import { formatDateTime, formatTime } from '../i18n.ts';
+import { formatDateTime, formatTime, t } from '../i18n.ts';
 import { useStore, type Alert } from '../store.ts';
 import { AlertCard, SeverityTag } from '../ui/alert-card.tsx';
 import { mediaUrl } from './engine.ts';
@@ -56,7 +56,7 @@ function Thumbnail(props: { mxc: string; alt: string; w?: number; h?: number }) 
   }, [props.mxc]);
   // The reserved box keeps the timeline from jumping when the image arrives.
   const ratio = props.w && props.h ? `${props.w} / ${props.h}` : undefined;
-  if (failed) return <span class="meta">🖼 {props.alt}</span>;
+  if (failed) return <span class="meta">{w.image}{t.colon}{props.alt}</span>;
   return src ? <img class="thumb" src={src} alt={props.alt} width={props.w} height={props.h} /> : <span class="thumb placeholder" style={ratio ? { aspectRatio: ratio } : undefined} role="img" aria-label={props.alt} />;
 }
 

@@ -19,9 +19,8 @@ function Pending(props: { item: Outgoing; sending: boolean; sentNotEchoed: boole
   const status = item.error !== undefined ? `${w.failed} ${item.error}` : props.sending || props.sentNotEchoed ? w.sending : w.pending;
   return (
     <li class={item.error !== undefined ? 'msg mine pending failed' : 'msg mine pending'} data-txn={item.txnId}>
-      <p class="text">{item.content.msgtype === 'm.image' ? `🖼 ${body}` : body}</p>
+      <p class="text">{item.content.msgtype === 'm.image' ? `${w.image}${t.colon}${body}` : body}</p>
       <p class="status-line">
-        {item.error === undefined && !props.sending && !props.sentNotEchoed && <span aria-hidden="true">⏳ </span>}
         {status}
       </p>
       {item.error !== undefined && (
@@ -120,7 +119,7 @@ export function RoomView(props: { id: string; me: string }) {
         <h1 id="room-title">{name}</h1>
         {/* Log book (main courante): its own route and chunk (client/src/logbook/). */}
         <a class="logbook-link" href={`#/rooms/${encodeURIComponent(props.id)}/logbook`}>
-          📒 {w.logbook}
+          {w.logbook}
         </a>
       </header>
       {!e.online && <p class="banner offline" role="status">{w.offline}</p>}

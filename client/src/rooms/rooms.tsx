@@ -3,6 +3,7 @@ import type { Session } from '../session.ts';
 import { runSync } from './engine.ts';
 import { RoomList } from './room-list.tsx';
 import { RoomView } from './room-view.tsx';
+import { w } from './words.ts';
 import './rooms.css';
 
 /**
@@ -20,7 +21,9 @@ export function Rooms(props: { id?: string; session: Session }) {
   useLayoutEffect(() => {
     const fit = () => {
       const top = document.querySelector<HTMLElement>('header.top')?.offsetHeight ?? 0;
-      document.documentElement.style.setProperty('--chrome', `${top + 24}px`);
+      const main = document.getElementById('main');
+      const pad = main ? parseFloat(getComputedStyle(main).paddingTop) + parseFloat(getComputedStyle(main).paddingBottom) : 24;
+      document.documentElement.style.setProperty('--chrome', `${Math.ceil(top + pad)}px`);
     };
     fit();
     addEventListener('resize', fit);
@@ -30,7 +33,7 @@ export function Rooms(props: { id?: string; session: Session }) {
   return (
     <div class={props.id ? 'rooms-layout with-room' : 'rooms-layout'}>
       <RoomList current={props.id} me={props.session.userId} />
-      {props.id && <RoomView key={props.id} id={props.id} me={props.session.userId} />}
+      {props.id ? <RoomView key={props.id} id={props.id} me={props.session.userId} /> : <p class="room-hint">{w.chooseRoom}</p>}
     </div>
   );
 }

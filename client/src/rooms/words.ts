@@ -3,6 +3,7 @@ import { lang } from '../i18n.ts';
 // The crisis rooms' strings live in their own chunk: the first screen does not carry them.
 const fr = {
   rooms: 'Salons de crise',
+  chooseRoom: 'Choisissez un salon.',
   noRooms: 'Aucun salon. Un administrateur vous invitera dans les salons de votre cellule.',
   invited: 'Invitation',
   join: 'Rejoindre',
@@ -39,6 +40,7 @@ const fr = {
 };
 const en: typeof fr = {
   rooms: 'Crisis rooms',
+  chooseRoom: 'Choose a room.',
   noRooms: 'No rooms. An administrator will invite you to your cell’s rooms.',
   invited: 'Invitation',
   join: 'Join',

@@ -153,6 +153,8 @@ describe.skipIf(testDatabaseKind() !== 'pglite')('crisis rooms in the PWA', () =
     // Bob types: Alice sees it; he sends a message naming her: it is a mention for her.
     await bobPage.locator('#composer-text').fill('@rooms-alice j’arrive');
     await alicePage.locator('.typing', { hasText: 'rooms-bob écrit…' }).waitFor({ timeout: 20_000 });
+    // She paged back to the start earlier: back to the newest for the picture.
+    await alicePage.locator('.timeline-scroll').evaluate((el) => (el.scrollTop = el.scrollHeight));
     await shot(alicePage, 'room-390x844');
     await bobPage.locator('#composer-text').press('Enter');
     const mention = alicePage.locator('li.msg.mention', { hasText: 'j’arrive' });
@@ -266,5 +268,22 @@ describe.skipIf(testDatabaseKind() !== 'pglite')('crisis rooms in the PWA', () =
     expect(await bobPage.locator('.msg .text', { hasText: body }).count()).toBe(1);
     expect((await roomMessages(admin, roomId)).filter((e) => e.content.body === body)).toHaveLength(1);
     await bobPage.unrouteAll({ behavior: 'ignoreErrors' });
+  });
+
+  it('a revoked session takes the rooms and the outbox off the device', async () => {
+    await bobContext.setOffline(true);
+    await bobPage.locator('#composer-text').fill('Jamais envoyé');
+    await bobPage.locator('#composer-text').press('Enter');
+    await bobPage.locator('li.msg.pending', { hasText: 'Jamais envoyé' }).waitFor();
+    const stored = await bobPage.evaluate(() => Object.keys(localStorage).filter((k) => k.startsWith('tocsin.')));
+    expect(stored).toEqual(expect.arrayContaining(['tocsin.outbox', 'tocsin.rooms']));
+    const token = await bobPage.evaluate(() => JSON.parse(localStorage.getItem('tocsin.session')!).token as string);
+    expect((await bob.api.as(token).post(`${C}/logout`)).status).toBe(200);
+    await bobContext.setOffline(false);
+    await bobPage.locator('#login-error').waitFor({ timeout: 40_000 });
+    // A late save of the rooms' state must not bring anything back.
+    await bobPage.waitForTimeout(1000);
+    expect(await bobPage.evaluate(() => Object.keys(localStorage).filter((k) => k.startsWith('tocsin.')))).toEqual([]);
+    expect((await roomMessages(admin, roomId)).filter((e) => e.content.body === 'Jamais envoyé')).toHaveLength(0);
   });
 });
