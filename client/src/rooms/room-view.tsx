@@ -127,6 +127,7 @@ export function RoomView(props: { id: string; me: string }) {
         class="timeline-scroll"
         ref={list}
         tabIndex={0}
+        role="region"
         aria-labelledby="room-title"
         onScroll={(ev) => {
           const el = ev.currentTarget;
