@@ -180,12 +180,23 @@ export function roomName(room: Room, me: string): string {
   return others.length > 0 ? others.map((u) => displayName(room, u)).join(', ') : room.id;
 }
 
-/** Other people whose read receipt sits on this event (where their reading stopped). */
-export function seenBy(room: Room, eventId: string, me: string): string[] {
-  return Object.entries(room.receipts)
-    .filter(([user, ev]) => ev === eventId && user !== me)
-    .map(([user]) => user)
-    .sort();
+/**
+ * Where each other person's reading stopped, on the events shown: a receipt on an event not
+ * shown (a reaction, a state change) counts for the last shown event before it. A receipt on
+ * an event not held (older than the timeline loaded) shows nowhere.
+ */
+export function seenBy(room: Room, shown: (e: MatrixEvent) => boolean, me: string): Map<string, string[]> {
+  const out = new Map<string, string[]>();
+  const index = new Map(room.timeline.map((e, i) => [e.event_id, i]));
+  for (const [user, eventId] of Object.entries(room.receipts).sort(([a], [b]) => (a < b ? -1 : 1))) {
+    if (user === me) continue;
+    let i = index.get(eventId) ?? -1;
+    while (i >= 0 && !shown(room.timeline[i]!)) i--;
+    if (i < 0) continue;
+    const at = room.timeline[i]!.event_id;
+    out.set(at, [...(out.get(at) ?? []), user]);
+  }
+  return out;
 }
 
 /**

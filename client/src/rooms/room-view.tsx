@@ -97,6 +97,7 @@ export function RoomView(props: { id: string; me: string }) {
 
   const name = roomName(room, props.me);
   const myName = room.members[props.me]?.name;
+  const seen = seenBy(room, (ev) => isShown(ev, room), props.me);
   const typing = room.typing.filter((u) => u !== props.me).map((u) => displayName(room, u));
 
   const older_ = async () => {
@@ -146,7 +147,7 @@ export function RoomView(props: { id: string; me: string }) {
         </div>
         <ol class="timeline">
           {events.map((ev, i) => (
-            <Message key={ev.event_id} event={ev} room={room} me={props.me} myName={myName} grouped={grouped(events[i - 1], ev)} seen={seenBy(room, ev.event_id, props.me).filter((u) => u !== ev.sender)} />
+            <Message key={ev.event_id} event={ev} room={room} me={props.me} myName={myName} grouped={grouped(events[i - 1], ev)} seen={(seen.get(ev.event_id) ?? []).filter((u) => u !== ev.sender)} />
           ))}
           {sentWaiting.map((s) => (
             <Pending key={s.item.txnId} item={s.item} sending={false} sentNotEchoed />

@@ -65,7 +65,7 @@ describe('folding /sync into the rooms', () => {
     expect(s.invites['!i']).toEqual({ id: '!i', name: 'PC crise', inviter: '@carol:srv' });
     const receipts = (content: Record<string, unknown>) => sync('s', { '!r': { ephemeral: { events: [{ type: 'm.receipt', content }] } } });
     s = applySync(s, receipts({ [b.event_id]: { 'm.read': { '@bob:srv': { ts: 1 } } } }), false);
-    expect(seenBy(s.rooms['!r']!, b.event_id, ME)).toEqual(['@bob:srv']);
+    expect(seenBy(s.rooms['!r']!, () => true, ME)).toEqual(new Map([[b.event_id, ['@bob:srv']]]));
     s = applySync(s, receipts({ [a.event_id]: { 'm.read': { '@bob:srv': { ts: 2 } } } }), false);
     expect(s.rooms['!r']!.receipts['@bob:srv']).toBe(b.event_id);
     s = applySync(s, receipts({ [a.event_id]: { 'm.read': { '@carol:srv': { ts: 2, thread_id: '$t' } } } }), false);
@@ -94,6 +94,25 @@ describe('folding /sync into the rooms', () => {
     expect(kept.timeline.map((e) => e.content.body)).toEqual(['o2', 'held']);
     expect(kept.prevBatch).toBeUndefined();
     expect(kept.atStart).toBe(false);
+  });
+});
+
+describe('seen by', () => {
+  it('puts a receipt on an event not shown (a reaction) on the last shown event before it, and never shows mine', () => {
+    const a = msg('@bob:srv', 'a');
+    const reaction: MatrixEvent = { event_id: '$react', type: 'm.reaction', sender: '@bob:srv', origin_server_ts: 5, content: {} };
+    const s = applySync(
+      empty,
+      sync('s', {
+        '!r': {
+          timeline: { events: [a, reaction] },
+          ephemeral: { events: [{ type: 'm.receipt', content: { $react: { 'm.read': { '@carol:srv': { ts: 1 }, '@bob:srv': { ts: 1 }, [ME]: { ts: 1 } } }, $unknown: { 'm.read': { '@dave:srv': { ts: 1 } } } } }] },
+        },
+      }),
+      true,
+    );
+    const shown = (e: MatrixEvent) => e.type === 'm.room.message';
+    expect(seenBy(s.rooms['!r']!, shown, ME)).toEqual(new Map([[a.event_id, ['@bob:srv', '@carol:srv']]]));
   });
 });
 
