@@ -14,13 +14,19 @@ import './style.css';
 
 document.documentElement.lang = lang;
 
-type Route = { name: 'inbox' } | { name: 'alert'; id: string } | { name: 'console'; id?: string } | { name: 'logbook'; roomId: string };
+type Route =
+  | { name: 'inbox' }
+  | { name: 'alert'; id: string }
+  | { name: 'console'; id?: string }
+  | { name: 'rooms'; id?: string }
+  | { name: 'logbook'; roomId: string };
 
 function parseRoute(hash: string): Route {
   const parts = hash.replace(/^#\/?/, '').split('/').map((p) => decodeURIComponent(p));
   if (parts[0] === 'alert' && parts[1]) return { name: 'alert', id: parts[1] };
   if (parts[0] === 'rooms' && parts[1] && parts[2] === 'logbook') return { name: 'logbook', roomId: parts[1] };
   if (parts[0] === 'console') return { name: 'console', id: parts[1] || undefined };
+  if (parts[0] === 'rooms') return { name: 'rooms', id: parts[1] || undefined };
   return { name: 'inbox' };
 }
 
@@ -38,39 +44,30 @@ function useRoute(): Route {
   return route;
 }
 
-/** The console is its own chunk: loaded only when an alert sender opens it. */
-let consoleModule: Promise<{ Console: ComponentType<{ id?: string; session: Session }> }> | undefined;
-
-function LazyConsole(props: { id?: string; session: Session }) {
-  const [C, setC] = useState<ComponentType<{ id?: string; session: Session }> | null>(null);
-  const [failed, setFailed] = useState(false);
-  useEffect(() => {
-    consoleModule ??= import('./console/console.tsx');
-    consoleModule.then((m) => setC(() => m.Console)).catch(() => {
-      consoleModule = undefined;
-      setFailed(true);
-    });
-  }, []);
-  if (failed) return <p class="error" role="alert">{t.networkError}</p>;
-  return C ? <C id={props.id} session={props.session} /> : <p role="status">{t.loading}</p>;
+/**
+ * A component of a chunk of its own (the console, the rooms, the log book): fetched only when
+ * opened, so none of them weighs on the first screen. A failed fetch is tried again next time.
+ */
+function lazyChunk<P extends object>(load: () => Promise<ComponentType<P>>): ComponentType<P> {
+  let module: Promise<ComponentType<P>> | undefined;
+  return function Lazy(props: P) {
+    const [C, setC] = useState<ComponentType<P> | null>(null);
+    const [failed, setFailed] = useState(false);
+    useEffect(() => {
+      module ??= load();
+      module.then((c) => setC(() => c)).catch(() => {
+        module = undefined;
+        setFailed(true);
+      });
+    }, []);
+    if (failed) return <p class="error" role="alert">{t.networkError}</p>;
+    return C ? <C {...props} /> : <p role="status">{t.loading}</p>;
+  };
 }
 
-/** The log book of a crisis room, its own chunk too (#/rooms/<roomId>/logbook). */
-let logbookModule: Promise<{ Logbook: ComponentType<{ roomId: string; session: Session }> }> | undefined;
-
-function LazyLogbook(props: { roomId: string; session: Session }) {
-  const [C, setC] = useState<ComponentType<{ roomId: string; session: Session }> | null>(null);
-  const [failed, setFailed] = useState(false);
-  useEffect(() => {
-    logbookModule ??= import('./logbook/logbook.tsx');
-    logbookModule.then((m) => setC(() => m.Logbook)).catch(() => {
-      logbookModule = undefined;
-      setFailed(true);
-    });
-  }, []);
-  if (failed) return <p class="error" role="alert">{t.networkError}</p>;
-  return C ? <C roomId={props.roomId} session={props.session} /> : <p role="status">{t.loading}</p>;
-}
+const LazyConsole = lazyChunk<{ id?: string; session: Session }>(() => import('./console/console.tsx').then((m) => m.Console));
+const LazyRooms = lazyChunk<{ id?: string; session: Session }>(() => import('./rooms/rooms.tsx').then((m) => m.Rooms));
+const LazyLogbook = lazyChunk<{ roomId: string; session: Session }>(() => import('./logbook/logbook.tsx').then((m) => m.Logbook));
 
 /** The low-bandwidth toggle: pressed when the mode is on, whether chosen or detected. */
 function BandwidthToggle() {
@@ -160,6 +157,7 @@ function App() {
         </a>
         <nav aria-label={t.appName}>
           <a href="#/" aria-current={route.name === 'inbox' ? 'page' : undefined}>{t.inbox}</a>
+          <a href="#/rooms" aria-current={route.name === 'rooms' || route.name === 'logbook' ? 'page' : undefined}>{t.rooms}</a>
           <a href="#/console" aria-current={route.name === 'console' ? 'page' : undefined}>{t.console}</a>
         </nav>
         <div class="account">
@@ -174,6 +172,8 @@ function App() {
           <AlertView id={route.id} />
         ) : route.name === 'console' ? (
           <LazyConsole id={route.id} session={session} />
+        ) : route.name === 'rooms' ? (
+          <LazyRooms id={route.id} session={session} />
         ) : route.name === 'logbook' ? (
           <LazyLogbook roomId={route.roomId} session={session} />
         ) : (

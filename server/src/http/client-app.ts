@@ -9,13 +9,14 @@ export const DEFAULT_CLIENT_DIR = path.resolve(import.meta.dirname, '../../../cl
 /**
  * What the PWA may load: its own scripts, styles, icons and worker, and the API of its own
  * origin (fetch, and the live board's WebSocket: CSP 3 lets 'self' match ws: and wss: of the
- * same host). No inline script or style, no third party, no framing.
+ * same host), and the rooms' images as blob: URLs (authenticated media is fetched with the
+ * access token, which an <img> cannot send). No inline script or style, no third party, no framing.
  */
 export const CLIENT_CSP = [
   "default-src 'none'",
   "script-src 'self'",
   "style-src 'self'",
-  "img-src 'self' data:",
+  "img-src 'self' data: blob:",
   "connect-src 'self'",
   "manifest-src 'self'",
   "worker-src 'self'",
