@@ -1,5 +1,6 @@
 import { accountDataRoutes } from '../matrix/account-data/routes.ts';
 import { authRoutes } from '../matrix/auth/routes.ts';
+import { loginTokenRoutes } from '../matrix/auth/login-token-routes.ts';
 import { deviceRoutes } from '../matrix/devices/routes.ts';
 import { keyBackupRoutes } from '../matrix/keys/backup-routes.ts';
 import { keysRoutes } from '../matrix/keys/routes.ts';
@@ -38,6 +39,7 @@ export function allRoutes(s: Services, c: CrisisServices): RouteDef[] {
     ...scimRoutes(c),
     ...discoveryRoutes(s),
     ...authRoutes(s),
+    ...loginTokenRoutes(),
     ...deviceRoutes(s),
     ...profileRoutes(s),
     ...roomRoutes(s),
