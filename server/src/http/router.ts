@@ -9,6 +9,7 @@ import { roomDirectoryRoutes } from '../matrix/directory/routes.ts';
 import { mediaRoutes } from '../matrix/media/routes.ts';
 import { presenceRoutes } from '../matrix/presence/routes.ts';
 import { reportRoutes } from '../matrix/reports/routes.ts';
+import { searchRoutes } from '../matrix/search/routes.ts';
 import { thirdPartyRoutes } from '../matrix/thirdparty/routes.ts';
 import { voipRoutes } from '../matrix/voip/routes.ts';
 import { appserviceRoutes } from '../matrix/appservice/routes.ts';
@@ -55,6 +56,7 @@ export function allRoutes(s: Services, c: CrisisServices): RouteDef[] {
     ...voipRoutes(s),
     ...thirdPartyRoutes(s),
     ...reportRoutes(s),
+    ...searchRoutes(s),
     ...keysRoutes(s),
     ...keyBackupRoutes(s),
     ...pushRoutes(s),
