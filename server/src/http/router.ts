@@ -18,6 +18,7 @@ import { profileRoutes } from '../matrix/profile/routes.ts';
 import { receiptRoutes } from '../matrix/receipts/routes.ts';
 import { relationsRoutes } from '../matrix/relations/routes.ts';
 import { roomRoutes } from '../matrix/rooms/routes.ts';
+import { roomUpgradeRoutes } from '../matrix/rooms/upgrade-routes.ts';
 import { syncRoutes } from '../matrix/sync/routes.ts';
 import { timelineRoutes } from '../matrix/timeline/routes.ts';
 import { typingRoutes } from '../matrix/typing/routes.ts';
@@ -44,6 +45,7 @@ export function allRoutes(s: Services, c: CrisisServices): RouteDef[] {
     ...deviceRoutes(s),
     ...profileRoutes(s),
     ...roomRoutes(s),
+    ...roomUpgradeRoutes(s),
     ...timelineRoutes(s),
     ...syncRoutes(s),
     ...accountDataRoutes(s),
