@@ -29,6 +29,8 @@ import { EventWriter } from './matrix/timeline/append.ts';
 import { TimelineReader } from './matrix/timeline/read.ts';
 import { TypingService } from './matrix/typing/typing-service.ts';
 import { NotifyBus } from './notify/bus.ts';
+import { EphemeralClock } from './notify/ephemeral-clock.ts';
+import { PresenceService } from './matrix/presence/presence.ts';
 import { PgRelay } from './notify/pg-relay.ts';
 import { currentStreamPos } from './storage/stream.ts';
 
@@ -47,6 +49,7 @@ export interface Services {
   reader: TimelineReader;
   rooms: RoomContext;
   typing: TypingService;
+  presence: PresenceService;
   sync: SyncService;
   accountData: AccountDataService;
   receipts: ReceiptsService;
@@ -80,7 +83,10 @@ export async function buildServices(config: Config, log: Logger, db: Knex, signi
   const accounts = new AccountService({ db, serverName: config.serverName, devicesRemoved: (userId, deviceIds) => keys.devicesRemoved(userId, deviceIds) });
   const writer = new EventWriter({ db, bus, serverName: config.serverName, signingKey });
   const reader = new TimelineReader(db, bus);
-  const typing = new TypingService(bus);
+  // Typing and presence changes share one serial: the second part of sync tokens.
+  const ephemeralClock = new EphemeralClock();
+  const typing = new TypingService(bus, ephemeralClock);
+  const presence = new PresenceService({ db, bus, clock: ephemeralClock });
   const accountData = new AccountDataService(db, bus);
   const rooms: RoomContext = { db, serverName: config.serverName, writer, accounts };
   const blobs = new FsBlobStore(path.join(config.dataDir, 'media'));
@@ -126,7 +132,8 @@ export async function buildServices(config: Config, log: Logger, db: Knex, signi
     reader,
     rooms,
     typing,
-    sync: new SyncService({ db, bus, typing, counts: (userId, after) => push.counts(userId, after) }),
+    presence,
+    sync: new SyncService({ db, bus, typing, presence, counts: (userId, after) => push.counts(userId, after) }),
     accountData,
     receipts: new ReceiptsService(db, bus, reader, accountData),
     relations: new RelationsService(db, reader),
