@@ -119,6 +119,19 @@ export async function buildServices(config: Config, log: Logger, db: Knex, signi
   accounts.unknownUserResolver = (userId) => appservices.queryUser(userId);
   const transactions = new TransactionSender(db, log, appservices);
   writer.onAppended(() => transactions.wake());
+  const receipts = new ReceiptsService(db, bus, reader, accountData);
+  // Ephemeral events for application services that asked for them (receive_ephemeral).
+  const toServices = (edu: Record<string, unknown>, scope: { roomId?: string; userId?: string }) =>
+    void transactions.queueEphemeral(edu, scope).catch((err: unknown) => log.warn({ err }, 'ephemeral event for application services dropped'));
+  bus.onLocalPublish((change) => {
+    for (const t of change.typing ?? []) toServices({ type: 'm.typing', room_id: t.room, content: { user_ids: typing.typingIn(t.room, undefined) ?? [] } }, { roomId: t.room });
+  });
+  receipts.onReceipt((r) => {
+    if (r.type === 'm.read.private') return;
+    const receipt = r.threadId ? { ts: r.ts, thread_id: r.threadId } : { ts: r.ts };
+    toServices({ type: 'm.receipt', room_id: r.roomId, content: { [r.eventId]: { [r.type]: { [r.userId]: receipt } } } }, { roomId: r.roomId });
+  });
+  presence.onChange((userId, content) => toServices({ type: 'm.presence', sender: userId, content }, { userId }));
   await transactions.start();
   const enabled = config.rateLimits;
   const services: Services = {
@@ -135,7 +148,7 @@ export async function buildServices(config: Config, log: Logger, db: Knex, signi
     presence,
     sync: new SyncService({ db, bus, typing, presence, counts: (userId, after) => push.counts(userId, after) }),
     accountData,
-    receipts: new ReceiptsService(db, bus, reader, accountData),
+    receipts,
     relations: new RelationsService(db, reader),
     media,
     keys,

@@ -33,6 +33,7 @@ export class PresenceService {
   readonly #db: Knex | undefined;
   readonly #bus: NotifyBus | undefined;
   readonly #clock: EphemeralClock;
+  readonly #listeners: Array<(userId: string, content: PresenceContent) => void> = [];
 
   constructor(deps: { db?: Knex; bus?: NotifyBus; clock?: EphemeralClock; now?: () => number } = {}) {
     this.#db = deps.db;
@@ -41,11 +42,18 @@ export class PresenceService {
     this.#now = deps.now ?? Date.now;
   }
 
+  /** Called after each change (not a repeat) of a user's presence. */
+  onChange(listener: (userId: string, content: PresenceContent) => void): void {
+    this.#listeners.push(listener);
+  }
+
   async set(userId: string, presence: PresenceState, statusMsg: string | undefined): Promise<void> {
     const before = this.#entries.get(userId);
     const changed = !before || before.presence !== presence || before.statusMsg !== statusMsg;
     this.#entries.set(userId, { presence, statusMsg, at: this.#now(), changedAt: changed ? this.#clock.next() : before.changedAt });
-    if (!changed || !this.#db || !this.#bus) return;
+    if (!changed) return;
+    for (const listener of this.#listeners) listener(userId, this.get(userId));
+    if (!this.#db || !this.#bus) return;
     const rooms = await membershipsRepo.roomsOfUser(this.#db, userId, ['join']);
     this.#bus.publish({ rooms: rooms.map((r) => r.room_id), users: [userId] });
   }
