@@ -29,6 +29,8 @@ import { EventWriter } from './matrix/timeline/append.ts';
 import { TimelineReader } from './matrix/timeline/read.ts';
 import { TypingService } from './matrix/typing/typing-service.ts';
 import { NotifyBus } from './notify/bus.ts';
+import { EphemeralClock } from './notify/ephemeral-clock.ts';
+import { PresenceService } from './matrix/presence/presence.ts';
 import { PgRelay } from './notify/pg-relay.ts';
 import { currentStreamPos } from './storage/stream.ts';
 
@@ -47,6 +49,7 @@ export interface Services {
   reader: TimelineReader;
   rooms: RoomContext;
   typing: TypingService;
+  presence: PresenceService;
   sync: SyncService;
   accountData: AccountDataService;
   receipts: ReceiptsService;
@@ -80,7 +83,10 @@ export async function buildServices(config: Config, log: Logger, db: Knex, signi
   const accounts = new AccountService({ db, serverName: config.serverName, devicesRemoved: (userId, deviceIds) => keys.devicesRemoved(userId, deviceIds) });
   const writer = new EventWriter({ db, bus, serverName: config.serverName, signingKey });
   const reader = new TimelineReader(db, bus);
-  const typing = new TypingService(bus);
+  // Typing and presence changes share one serial: the second part of sync tokens.
+  const ephemeralClock = new EphemeralClock();
+  const typing = new TypingService(bus, ephemeralClock);
+  const presence = new PresenceService({ db, bus, clock: ephemeralClock });
   const accountData = new AccountDataService(db, bus);
   const rooms: RoomContext = { db, serverName: config.serverName, writer, accounts };
   const blobs = new FsBlobStore(path.join(config.dataDir, 'media'));
@@ -113,6 +119,19 @@ export async function buildServices(config: Config, log: Logger, db: Knex, signi
   accounts.unknownUserResolver = (userId) => appservices.queryUser(userId);
   const transactions = new TransactionSender(db, log, appservices);
   writer.onAppended(() => transactions.wake());
+  const receipts = new ReceiptsService(db, bus, reader, accountData);
+  // Ephemeral events for application services that asked for them (receive_ephemeral).
+  const toServices = (edu: Record<string, unknown>, scope: { roomId?: string; userId?: string }) =>
+    void transactions.queueEphemeral(edu, scope).catch((err: unknown) => log.warn({ err }, 'ephemeral event for application services dropped'));
+  bus.onLocalPublish((change) => {
+    for (const t of change.typing ?? []) toServices({ type: 'm.typing', room_id: t.room, content: { user_ids: typing.typingIn(t.room, undefined) ?? [] } }, { roomId: t.room });
+  });
+  receipts.onReceipt((r) => {
+    if (r.type === 'm.read.private') return;
+    const receipt = r.threadId ? { ts: r.ts, thread_id: r.threadId } : { ts: r.ts };
+    toServices({ type: 'm.receipt', room_id: r.roomId, content: { [r.eventId]: { [r.type]: { [r.userId]: receipt } } } }, { roomId: r.roomId });
+  });
+  presence.onChange((userId, content) => toServices({ type: 'm.presence', sender: userId, content }, { userId }));
   await transactions.start();
   const enabled = config.rateLimits;
   const services: Services = {
@@ -126,9 +145,10 @@ export async function buildServices(config: Config, log: Logger, db: Knex, signi
     reader,
     rooms,
     typing,
-    sync: new SyncService({ db, bus, typing, counts: (userId, after) => push.counts(userId, after) }),
+    presence,
+    sync: new SyncService({ db, bus, typing, presence, counts: (userId, after) => push.counts(userId, after) }),
     accountData,
-    receipts: new ReceiptsService(db, bus, reader, accountData),
+    receipts,
     relations: new RelationsService(db, reader),
     media,
     keys,

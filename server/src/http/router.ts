@@ -1,5 +1,6 @@
 import { accountDataRoutes } from '../matrix/account-data/routes.ts';
 import { authRoutes } from '../matrix/auth/routes.ts';
+import { loginTokenRoutes } from '../matrix/auth/login-token-routes.ts';
 import { deviceRoutes } from '../matrix/devices/routes.ts';
 import { keyBackupRoutes } from '../matrix/keys/backup-routes.ts';
 import { keysRoutes } from '../matrix/keys/routes.ts';
@@ -8,6 +9,7 @@ import { roomDirectoryRoutes } from '../matrix/directory/routes.ts';
 import { mediaRoutes } from '../matrix/media/routes.ts';
 import { presenceRoutes } from '../matrix/presence/routes.ts';
 import { reportRoutes } from '../matrix/reports/routes.ts';
+import { searchRoutes } from '../matrix/search/routes.ts';
 import { thirdPartyRoutes } from '../matrix/thirdparty/routes.ts';
 import { voipRoutes } from '../matrix/voip/routes.ts';
 import { appserviceRoutes } from '../matrix/appservice/routes.ts';
@@ -16,6 +18,7 @@ import { profileRoutes } from '../matrix/profile/routes.ts';
 import { receiptRoutes } from '../matrix/receipts/routes.ts';
 import { relationsRoutes } from '../matrix/relations/routes.ts';
 import { roomRoutes } from '../matrix/rooms/routes.ts';
+import { roomUpgradeRoutes } from '../matrix/rooms/upgrade-routes.ts';
 import { syncRoutes } from '../matrix/sync/routes.ts';
 import { timelineRoutes } from '../matrix/timeline/routes.ts';
 import { typingRoutes } from '../matrix/typing/routes.ts';
@@ -42,9 +45,11 @@ export function allRoutes(s: Services, c: CrisisServices): RouteDef[] {
     ...logbookRoutes(s),
     ...discoveryRoutes(s),
     ...authRoutes(s),
+    ...loginTokenRoutes(),
     ...deviceRoutes(s),
     ...profileRoutes(s),
     ...roomRoutes(s),
+    ...roomUpgradeRoutes(s),
     ...timelineRoutes(s),
     ...syncRoutes(s),
     ...accountDataRoutes(s),
@@ -57,6 +62,7 @@ export function allRoutes(s: Services, c: CrisisServices): RouteDef[] {
     ...voipRoutes(s),
     ...thirdPartyRoutes(s),
     ...reportRoutes(s),
+    ...searchRoutes(s),
     ...keysRoutes(s),
     ...keyBackupRoutes(s),
     ...pushRoutes(s),

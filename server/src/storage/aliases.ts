@@ -17,3 +17,9 @@ export async function aliasesOfRoom(db: Knex, roomId: string): Promise<string[]>
   const rows = await db('room_aliases').where({ room_id: roomId }).orderBy('alias').select('alias');
   return rows.map((r: { alias: string }) => r.alias);
 }
+
+/** Points every alias of a room at another room (a room upgrade moves them); returns them. */
+export async function moveAliases(db: Knex, fromRoomId: string, toRoomId: string): Promise<string[]> {
+  const rows = await db('room_aliases').where({ room_id: fromRoomId }).update({ room_id: toRoomId }).returning('alias');
+  return rows.map((r: { alias: string }) => r.alias);
+}

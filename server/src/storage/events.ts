@@ -325,3 +325,35 @@ export async function findStateEvent(db: Knex, roomId: string, type: string, sta
     .first('e.stream_pos', 'e.json', 'e.redacted_by', 'e.sender_device', 'e.txn_id');
   return row ? fromRow(row) : undefined;
 }
+
+/** membershipHistory for several rooms at once: per room, oldest first. */
+export async function membershipHistories(db: Knex, roomIds: string[], userId: string): Promise<Map<string, StoredEvent[]>> {
+  if (roomIds.length === 0) return new Map();
+  const rows = await db('events')
+    .whereIn('room_id', roomIds)
+    .where({ type: 'm.room.member', state_key: userId })
+    .orderBy('stream_pos', 'asc')
+    .select('room_id', ...COLUMNS);
+  return groupByRoom(rows);
+}
+
+/** visibilityHistory for several rooms at once: per room, oldest first. */
+export async function visibilityHistories(db: Knex, roomIds: string[]): Promise<Map<string, StoredEvent[]>> {
+  if (roomIds.length === 0) return new Map();
+  const rows = await db('events')
+    .whereIn('room_id', roomIds)
+    .where({ type: 'm.room.history_visibility', state_key: '' })
+    .orderBy('stream_pos', 'asc')
+    .select('room_id', ...COLUMNS);
+  return groupByRoom(rows);
+}
+
+function groupByRoom(rows: Array<EventRow & { room_id: string }>): Map<string, StoredEvent[]> {
+  const out = new Map<string, StoredEvent[]>();
+  for (const r of rows) {
+    const list = out.get(r.room_id);
+    if (list) list.push(fromRow(r));
+    else out.set(r.room_id, [fromRow(r)]);
+  }
+  return out;
+}

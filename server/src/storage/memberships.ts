@@ -78,3 +78,14 @@ export async function heroesOf(db: Knex, roomIds: string[], userId: string, max:
   for (const r of rows as Array<{ room_id: string; user_id: string }>) out.set(r.room_id, [...(out.get(r.room_id) ?? []), r.user_id]);
   return out;
 }
+
+/** Among `candidates`, the users who share a joined room with `userId` (presence in sync). */
+export async function usersSharingRoomWith(db: Knex, userId: string, candidates: string[]): Promise<Set<string>> {
+  if (candidates.length === 0) return new Set();
+  const rows = await db('memberships as mine')
+    .join('memberships as other', 'other.room_id', 'mine.room_id')
+    .where({ 'mine.user_id': userId, 'mine.membership': 'join', 'other.membership': 'join' })
+    .whereIn('other.user_id', candidates)
+    .distinct('other.user_id');
+  return new Set(rows.map((r: { user_id: string }) => r.user_id));
+}

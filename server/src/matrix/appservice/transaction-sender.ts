@@ -4,6 +4,7 @@ import type { Logger } from '../../logger.ts';
 import * as asRepo from '../../storage/appservice.ts';
 import type { StoredEvent } from '../../storage/events.ts';
 import * as eventsRepo from '../../storage/events.ts';
+import * as membershipsRepo from '../../storage/memberships.ts';
 import { toClientEvents } from '../timeline/client-format.ts';
 import type { AppserviceService } from './appservice-service.ts';
 import { inNamespace, type Registration } from './registration.ts';
@@ -15,6 +16,10 @@ const LEASE_MS = 60_000;
 const IDLE_POLL_MS = 1000;
 const REQUEST_TIMEOUT_MS = 30_000;
 const MAX_BACKOFF_MS = 5 * 60_000;
+/** Ephemeral events waiting per service: the oldest go first when a service falls behind. */
+const MAX_QUEUED_EDUS = 1000;
+
+type Edu = Record<string, unknown>;
 
 export function backoffMs(attempts: number): number {
   return Math.min(MAX_BACKOFF_MS, 1000 * 2 ** Math.max(0, attempts - 1));
@@ -36,6 +41,14 @@ export class TransactionSender {
   #running: Promise<void> | undefined;
   #again = false;
   #stopped = false;
+  /**
+   * Ephemeral events (typing, receipts, presence) for services registered with
+   * receive_ephemeral, waiting for their next transaction. In memory: they are worth seconds,
+   * and a restart may lose some, as it loses typing itself.
+   */
+  readonly #edus = new Map<string, Edu[]>();
+  /** Those already put in a transaction not yet acknowledged: its retries carry them again. */
+  readonly #edusInFlight = new Map<string, { txnId: number; edus: Edu[] }>();
 
   constructor(db: Knex, log: Logger, appservices: AppserviceService) {
     this.#db = db;
@@ -54,6 +67,49 @@ export class TransactionSender {
     if (this.#stopped || this.#targets.length === 0) return;
     if (this.#running) this.#again = true;
     else this.#schedule(0);
+  }
+
+  /**
+   * Queues an ephemeral event for the services that want it: those with receive_ephemeral whose
+   * users are in the room (typing, receipts: `roomId`), or share a room with the user whose
+   * presence changed (`userId`), or whose namespaces hold the room or the user.
+   */
+  async queueEphemeral(edu: Edu, scope: { roomId?: string; userId?: string }): Promise<void> {
+    const targets = this.#targets.filter((r) => r.receiveEphemeral);
+    if (targets.length === 0 || this.#stopped) return;
+    let rooms: string[] = [];
+    if (scope.roomId !== undefined) rooms = [scope.roomId];
+    else if (scope.userId !== undefined) rooms = (await membershipsRepo.roomsOfUser(this.#db, scope.userId, ['join'])).map((m) => m.room_id);
+    const members = await asRepo.membersOfRooms(this.#db, rooms);
+    let queued = false;
+    for (const reg of targets) {
+      const owns = (u: string) => this.#appservices.owns(reg, u);
+      const wanted =
+        (scope.userId !== undefined && owns(scope.userId)) ||
+        rooms.some((r) => (scope.roomId !== undefined && inNamespace(reg.rooms, r)) || (members.get(r) ?? []).some(owns));
+      if (!wanted) continue;
+      const queue = this.#edus.get(reg.id) ?? [];
+      queue.push(edu);
+      if (queue.length > MAX_QUEUED_EDUS) queue.shift();
+      this.#edus.set(reg.id, queue);
+      queued = true;
+    }
+    if (queued) this.wake();
+  }
+
+  /** The ephemeral events that go with transaction `txnId` of a service. */
+  #edusFor(reg: Registration, txnId: number): Edu[] {
+    const inFlight = this.#edusInFlight.get(reg.id);
+    if (inFlight?.txnId === txnId) return inFlight.edus;
+    const edus = this.#edus.get(reg.id) ?? [];
+    this.#edus.delete(reg.id);
+    this.#edusInFlight.set(reg.id, { txnId, edus });
+    return edus;
+  }
+
+  #hasEdus(reg: Registration, txnId: number): boolean {
+    if (!reg.receiveEphemeral) return false;
+    return (this.#edus.get(reg.id)?.length ?? 0) > 0 || (this.#edusInFlight.get(reg.id)?.txnId === txnId && this.#edusInFlight.get(reg.id)!.edus.length > 0);
   }
 
   async stop(): Promise<void> {
@@ -96,25 +152,37 @@ export class TransactionSender {
       let upTo = st.pending_up_to;
       if (eventIds === null || upTo === null) {
         const scanned = await asRepo.eventsAfter(this.#db, st.stream_pos, SCAN);
-        if (scanned.length === 0) {
+        if (scanned.length === 0 && this.#hasEdus(reg, st.next_txn_id)) {
+          // No room event, but ephemeral ones wait: a transaction of those alone, fixed like
+          // any other so that a retry of its id carries no events the first attempt lacked.
+          eventIds = [];
+          upTo = st.stream_pos;
+          await asRepo.setPending(this.#db, reg.id, eventIds, upTo);
+        } else if (scanned.length === 0) {
           await asRepo.release(this.#db, reg.id);
           return false;
+        } else {
+          const wanted = await this.#interesting(reg, scanned);
+          const chosen = wanted.slice(0, MAX_EVENTS);
+          upTo = chosen.length === MAX_EVENTS ? chosen.at(-1)!.streamPos : scanned.at(-1)!.streamPos;
+          if (chosen.length === 0) {
+            await asRepo.skipTo(this.#db, reg.id, upTo);
+            return true;
+          }
+          eventIds = chosen.map((e) => e.pdu.event_id);
+          await asRepo.setPending(this.#db, reg.id, eventIds, upTo);
         }
-        const wanted = await this.#interesting(reg, scanned);
-        const chosen = wanted.slice(0, MAX_EVENTS);
-        upTo = chosen.length === MAX_EVENTS ? chosen.at(-1)!.streamPos : scanned.at(-1)!.streamPos;
-        if (chosen.length === 0) {
-          await asRepo.skipTo(this.#db, reg.id, upTo);
-          return true;
-        }
-        eventIds = chosen.map((e) => e.pdu.event_id);
-        await asRepo.setPending(this.#db, reg.id, eventIds, upTo);
       }
       const stored = await eventsRepo.findEventsByIds(this.#db, eventIds);
       stored.sort((a, b) => a.streamPos - b.streamPos);
       const events = await toClientEvents(this.#db, stored, { userId: this.#appservices.senderOf(reg) }, { withRoomId: true });
       const body: Record<string, unknown> = { events };
-      if (reg.receiveEphemeral) body.ephemeral = [];
+      if (reg.receiveEphemeral) {
+        const edus = this.#edusFor(reg, st.next_txn_id);
+        // The stable key, and MSC2409's, which bridges written before it was stable still read.
+        body.ephemeral = edus;
+        body['de.sorunome.msc2409.ephemeral'] = edus;
+      }
       const res = await request(`${reg.url}/_matrix/app/v1/transactions/${st.next_txn_id}`, {
         method: 'PUT',
         headers: { authorization: `Bearer ${reg.hsToken}`, 'content-type': 'application/json' },
@@ -125,6 +193,7 @@ export class TransactionSender {
       await res.body.dump();
       if (res.statusCode < 200 || res.statusCode >= 300) throw new Error(`HTTP ${res.statusCode}`);
       await asRepo.acknowledged(this.#db, reg.id, upTo);
+      this.#edusInFlight.delete(reg.id);
       return true;
     } catch (err) {
       const attempts = st.attempts + 1;

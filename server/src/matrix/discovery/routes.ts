@@ -1,5 +1,6 @@
 import { publicRoute, userRoute, type RouteDef } from '../../http/route.ts';
 import type { Services } from '../../services.ts';
+import { LOGIN_TOKENS_OFFERED } from '../auth/login-token-routes.ts';
 import { DEFAULT_ROOM_VERSION, SUPPORTED_ROOM_VERSIONS } from '../events/pdu.ts';
 
 // Only versions whose features are really served: clients switch features on from this list
@@ -27,7 +28,7 @@ export function discoveryRoutes(s: Services): RouteDef[] {
         'm.set_displayname': { enabled: true },
         'm.set_avatar_url': { enabled: true },
         'm.3pid_changes': { enabled: false },
-        'm.get_login_token': { enabled: false },
+        'm.get_login_token': { enabled: LOGIN_TOKENS_OFFERED },
       },
     })),
   ];

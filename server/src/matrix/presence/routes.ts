@@ -4,12 +4,11 @@ import { userRoute, type RouteDef } from '../../http/route.ts';
 import type { Services } from '../../services.ts';
 import { findUser } from '../../storage/users.ts';
 import { isValidUserId } from '../events/identifiers.ts';
-import { PresenceStore } from './presence.ts';
 
 const PATH = '/_matrix/client/v3/presence/:userId/status';
 
 export function presenceRoutes(s: Services): RouteDef[] {
-  const store = new PresenceStore();
+  const store = s.presence;
   const known = async (userId: string) => {
     if (!isValidUserId(userId)) throw invalidParam('Invalid user id.');
     const user = await findUser(s.db, userId);
@@ -25,7 +24,7 @@ export function presenceRoutes(s: Services): RouteDef[] {
       PATH,
       async ({ requester, params, body }) => {
         if (params.userId !== requester.userId) throw forbidden('You may only set your own presence.');
-        store.set(requester.userId, body.presence, body.status_msg);
+        await store.set(requester.userId, body.presence, body.status_msg);
         return {};
       },
       { body: z.object({ presence: z.enum(['online', 'offline', 'unavailable']), status_msg: z.string().max(1024).optional() }) },

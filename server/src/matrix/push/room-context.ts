@@ -4,7 +4,7 @@ import type { StoredEvent } from '../../storage/events.ts';
 import { stateMapKey, type Pdu, type StateMap } from '../events/pdu.ts';
 import { ROOM_NOTIFICATION_DEFAULT, userPowerLevel } from '../events/power-levels.ts';
 import type { PushRuleset } from './default-rules.ts';
-import { evaluate, type EvalContext, type EventJson, type PushOutcome } from './evaluator.ts';
+import { evaluateForRecipients, usesDisplayName, type EventJson, type PushOutcome } from './evaluator.ts';
 import { rulesForEvaluation, type StoredRules } from './rule-set.ts';
 
 /**
@@ -24,11 +24,6 @@ export interface Evaluation {
   event: StoredEvent;
   userId: string;
   outcome: PushOutcome;
-}
-
-function usesDisplayName(rules: PushRuleset): boolean {
-  return rules.override.some((r) => r.enabled && r.conditions?.some((c) => c.kind === 'contains_display_name'))
-    || rules.underride.some((r) => r.enabled && r.conditions?.some((c) => c.kind === 'contains_display_name'));
 }
 
 export function eventJson(pdu: Pdu): EventJson {
@@ -120,20 +115,13 @@ export async function evaluateEvents(db: Knex, events: StoredEvent[], only?: str
   const out: Evaluation[] = [];
   for (const e of live) {
     const f = facts.get(e.pdu.room_id)!;
-    const json = eventJson(e.pdu);
-    const ctx: EvalContext = {
-      userId: '',
-      displayName: null,
+    const shared = {
       memberCount: f.members.length,
       senderPowerLevel: userPowerLevel(f.state, e.pdu.sender),
       notificationLevels: f.notificationLevels,
     };
-    for (const userId of recipients.get(e)!) {
-      ctx.userId = userId;
-      ctx.displayName = f.displayNames?.get(userId) ?? null;
-      const outcome = evaluate(rules.get(userId), json, ctx);
-      if (outcome?.notify) out.push({ event: e, userId, outcome });
-    }
+    const outcomes = evaluateForRecipients(recipients.get(e)!, (u) => rules.get(u), eventJson(e.pdu), shared, (u) => f.displayNames?.get(u) ?? null);
+    for (const { userId, outcome } of outcomes) if (outcome.notify) out.push({ event: e, userId, outcome });
   }
   return out;
 }

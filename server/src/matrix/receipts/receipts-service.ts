@@ -9,7 +9,17 @@ import type { TimelineReader } from '../timeline/read.ts';
 
 export const RECEIPT_TYPES = ['m.read', 'm.read.private'] as const;
 
+export interface ReceiptChange {
+  roomId: string;
+  userId: string;
+  type: string;
+  eventId: string;
+  threadId: string | undefined;
+  ts: number;
+}
+
 export class ReceiptsService {
+  readonly #listeners: Array<(r: ReceiptChange) => void> = [];
   readonly #db: Knex;
   readonly #bus: NotifyBus;
   readonly #reader: TimelineReader;
@@ -20,6 +30,11 @@ export class ReceiptsService {
     this.#bus = bus;
     this.#reader = reader;
     this.#accountData = accountData;
+  }
+
+  /** Called after each receipt that moved (application services receive them). */
+  onReceipt(listener: (r: ReceiptChange) => void): void {
+    this.#listeners.push(listener);
   }
 
   async setReceipt(userId: string, roomId: string, type: string, eventId: string, threadId: string | undefined): Promise<void> {
@@ -34,6 +49,7 @@ export class ReceiptsService {
     // Receipts only move forward: an older event leaves the receipt where it is.
     if (existing && existing.event_stream_pos >= event.streamPos) return;
     let pos = 0;
+    const ts = Date.now();
     await this.#db.transaction(async (trx) => {
       pos = await nextStreamPos(trx);
       await receiptsRepo.upsertReceipt(trx, {
@@ -43,11 +59,12 @@ export class ReceiptsService {
         thread_id: threadId ?? '',
         event_id: eventId,
         event_stream_pos: event.streamPos,
-        ts: Date.now(),
+        ts,
         stream_pos: pos,
       });
     });
     this.#bus.publish({ pos, rooms: [roomId], users: [userId] });
+    for (const listener of this.#listeners) listener({ roomId, userId, type, eventId, threadId, ts });
   }
 
   async setFullyRead(userId: string, roomId: string, eventId: string): Promise<void> {

@@ -2,10 +2,12 @@ import type { Knex } from 'knex';
 import type { NotifyBus } from '../../notify/bus.ts';
 import * as accountDataRepo from '../../storage/account-data.ts';
 import * as eventsRepo from '../../storage/events.ts';
+import * as membershipsRepo from '../../storage/memberships.ts';
 import * as receiptsRepo from '../../storage/receipts.ts';
 import * as syncQueries from '../../storage/sync-queries.ts';
 import { startE2eeSync } from '../keys/sync-section.ts';
 import { strippedState, type Viewer } from '../timeline/client-format.ts';
+import type { PresenceService } from '../presence/presence.ts';
 import type { TypingService } from '../typing/typing-service.ts';
 import { matchesEventFilter, roomAllowed, type Filter } from './filters.ts';
 import { roomTimeline, timelineLimit } from './joined-room.ts';
@@ -28,6 +30,8 @@ export interface SyncDeps {
   db: Knex;
   bus: NotifyBus;
   typing: TypingService;
+  /** Presence of the users sharing a room with the syncing user; none when absent. */
+  presence?: PresenceService;
   /** Notification and highlight counts per room, after the given position unless read further. */
   counts: (userId: string, after: Map<string, number>) => Promise<Map<string, { notification_count: number; highlight_count: number }>>;
 }
@@ -203,8 +207,9 @@ export class SyncService {
       }
     }
 
+    const presence = await this.#presence(userId, since, filter);
     const roomsEmpty =
-      roomsSent.length === 0 && Object.keys(invite).length === 0 && Object.keys(leave).length === 0 && globalAccountData.length === 0;
+      roomsSent.length === 0 && Object.keys(invite).length === 0 && Object.keys(leave).length === 0 && globalAccountData.length === 0 && presence.length === 0;
     const e2ee = await e2eeSection.finish(!roomsEmpty);
     const empty = roomsEmpty && e2ee.empty;
     return {
@@ -214,10 +219,28 @@ export class SyncService {
         next_batch: formatSyncToken(now),
         rooms: { join, invite, leave, knock: {} },
         account_data: { events: globalAccountData },
-        presence: { events: [] },
+        presence: { events: presence },
         ...e2ee.fields,
       },
     };
+  }
+
+  /**
+   * m.presence events of the users who changed presence since the token (everyone known on an
+   * initial sync) and share a joined room with the user, the user included. Only changes are
+   * sent, so an idle server costs nothing here.
+   */
+  async #presence(userId: string, since: SyncToken | undefined, filter: Filter): Promise<Json[]> {
+    const store = this.#deps.presence;
+    if (!store || (filter.presence?.limit === 0)) return [];
+    const changed = store.changedSince(since?.typing).filter((p) => matchesEventFilter(filter.presence, 'm.presence', p.userId));
+    if (changed.length === 0) return [];
+    const others = changed.filter((p) => p.userId !== userId).map((p) => p.userId);
+    const sharing = await membershipsRepo.usersSharingRoomWith(this.#deps.db, userId, others);
+    const events = changed
+      .filter((p) => p.userId === userId || sharing.has(p.userId))
+      .map((p) => ({ type: 'm.presence', sender: p.userId, content: p.content }));
+    return filter.presence?.limit !== undefined ? events.slice(0, filter.presence.limit) : events;
   }
 }
 

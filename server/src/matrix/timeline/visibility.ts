@@ -31,6 +31,15 @@ export class VisibilityRules {
     return new VisibilityRules(userId, memberships, visibility);
   }
 
+  /** The rules of one user in several rooms, in two queries (search looks at all their rooms). */
+  static async loadMany(db: Knex, roomIds: string[], userId: string): Promise<Map<string, VisibilityRules>> {
+    const [memberships, visibility] = await Promise.all([
+      eventsRepo.membershipHistories(db, roomIds, userId),
+      eventsRepo.visibilityHistories(db, roomIds),
+    ]);
+    return new Map(roomIds.map((r) => [r, new VisibilityRules(userId, memberships.get(r) ?? [], visibility.get(r) ?? [])]));
+  }
+
   canSee(e: StoredEvent): boolean {
     const pos = e.streamPos;
     const visibility = latestBefore(this.#visibility, pos)?.pdu.content.history_visibility ?? 'shared';

@@ -1,4 +1,5 @@
 import type { Change, NotifyBus } from '../../notify/bus.ts';
+import { EphemeralClock } from '../../notify/ephemeral-clock.ts';
 
 /**
  * Typing notifications live in memory only: they are worth a few seconds. Each change bumps a
@@ -7,22 +8,24 @@ import type { Change, NotifyBus } from '../../notify/bus.ts';
  * millisecond clock, so that a token made by one process means the same moment to another.
  */
 export class TypingService {
-  #serial = 0;
+  readonly #clock: EphemeralClock;
   // room -> user -> expiry (ms since epoch)
   #typing = new Map<string, Map<string, number>>();
   #changedAt = new Map<string, number>();
   readonly #bus: NotifyBus;
   #timer: NodeJS.Timeout;
 
-  constructor(bus: NotifyBus) {
+  constructor(bus: NotifyBus, clock: EphemeralClock = new EphemeralClock()) {
     this.#bus = bus;
+    this.#clock = clock;
     this.#timer = setInterval(() => this.#expire(), 1000);
     this.#timer.unref();
     bus.onRemotePublish((change) => this.#applyRemote(change));
   }
 
+  /** The ephemeral clock's current serial (typing and presence share it). */
   get serial(): number {
-    return this.#serial;
+    return this.#clock.current;
   }
 
   setTyping(roomId: string, userId: string, typing: boolean, timeoutMs: number): void {
@@ -53,8 +56,7 @@ export class TypingService {
   }
 
   #nextSerial(): number {
-    this.#serial = Math.max(this.#serial + 1, Date.now());
-    return this.#serial;
+    return this.#clock.next();
   }
 
   /** Users typing in the room, when it changed after `sinceSerial` (or always when undefined). */

@@ -46,6 +46,19 @@ describe('discovery routes', () => {
     expectError(await anon.get(`${V3}/capabilities`), 401, 'M_MISSING_TOKEN');
   });
 
+  it('refuses /login/get_token as its capability says, and offers no token login', async () => {
+    const caps = ok(await cleo.api.get(`${V3}/capabilities`)).capabilities;
+    expect(caps['m.get_login_token']).toEqual({ enabled: false });
+    const getToken = '/_matrix/client/v1/login/get_token';
+    // With or without UIA data, even a well-formed one: refused at once, the spec's 400.
+    for (const body of [{}, { auth: { type: 'm.login.password', identifier: { type: 'm.id.user', user: cleo.userId }, password: cleo.password } }, { auth: 42 }]) {
+      expectError(await cleo.api.post(getToken, body), 400, 'M_FORBIDDEN');
+    }
+    expectError(await anon.post(getToken, {}), 401, 'M_MISSING_TOKEN');
+    const flows = ok(await anon.get(`${V3}/login`)).flows as Array<{ type: string; get_login_token?: boolean }>;
+    expect(flows.some((f) => f.type === 'm.login.token' && f.get_login_token)).toBe(false);
+  });
+
   it('serves push rules (matrix-js-sdk waits for them before its first sync)', async () => {
     const all = ok(await cleo.api.get(`${V3}/pushrules/`));
     expect(all.global.override.some((r: { rule_id: string }) => r.rule_id === '.m.rule.master')).toBe(true);

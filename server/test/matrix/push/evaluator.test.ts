@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { defaultPushRules } from '../../../src/matrix/push/default-rules.ts';
-import { evaluate, globToRegExp, splitKey, type EvalContext, type EventJson } from '../../../src/matrix/push/evaluator.ts';
+import { evaluate, evaluateForRecipients, globToRegExp, splitKey, type EvalContext, type EventJson } from '../../../src/matrix/push/evaluator.ts';
 import { changeRule, deleteRule, effectiveRules, emptyRules, putRule, rulesForEvaluation } from '../../../src/matrix/push/rule-set.ts';
 
 const ME = '@alice:example.org';
@@ -107,5 +107,38 @@ describe('push rule evaluation', () => {
     let notified = 0;
     for (let i = 0; i < 1000; i++) if (evaluate(r, ev, ctx({ userId: `@u${i}:x`, memberCount: 1000 }))?.notify) notified++;
     expect(notified).toBe(1000);
+  });
+
+  it('gives many recipients at once exactly the outcomes of evaluating each alone', () => {
+    // Most keep the shared defaults; some have custom rules, one reads display names, and the
+    // events name some recipients (mentions, invites, in any case) but not others.
+    const users = Array.from({ length: 60 }, (_, i) => `@u${i}:example.org`);
+    const withWord = putRule(emptyRules(), 'override', 'urgent', { actions: ['notify', { set_tweak: 'highlight' }], conditions: [{ kind: 'event_match', key: 'content.body', pattern: 'urgent*' }] }, {});
+    const byName = putRule(emptyRules(), 'override', 'name', { actions: ['notify', { set_tweak: 'sound', value: 'ring' }], conditions: [{ kind: 'contains_display_name' }] }, {});
+    const silent = changeRule(users[3]!, emptyRules(), 'underride', '.m.rule.message', { actions: [] });
+    const stored = new Map([[users[1]!, withWord], [users[2]!, byName], [users[3]!, silent]]);
+    const rulesets = new Map(users.map((u) => [u, rulesForEvaluation(stored.get(u))]));
+    const names = new Map(users.map((u, i) => [u, `Agent ${i}`]));
+    const events: EventJson[] = [
+      msg({ body: 'urgent: tout le monde' }),
+      msg({ body: 'Agent 2 et Agent 5, au rapport' }),
+      msg({ body: 'x', 'm.mentions': { user_ids: [users[4], users[7]!.toUpperCase()] } }),
+      { type: 'm.room.member', sender: '@bob:example.org', room_id: '!r:example.org', state_key: users[9]!, content: { membership: 'invite' } },
+      msg({ body: 'x', msgtype: 'm.notice' }),
+    ];
+    for (const ev of events) {
+      for (const memberCount of [2, 60]) {
+        const shared = { memberCount, senderPowerLevel: 0, notificationLevels: { room: 50 } };
+        const together = evaluateForRecipients(users, (u) => rulesets.get(u)!, ev, shared, (u) => names.get(u)!);
+        const alone = users.flatMap((u) => {
+          const outcome = evaluate(rulesets.get(u)!, ev, { ...shared, userId: u, displayName: names.get(u)! });
+          return outcome ? [{ userId: u, outcome }] : [];
+        });
+        expect(together).toEqual(alone);
+      }
+    }
+    // The named users did get something of their own.
+    const mention = evaluateForRecipients(users, (u) => rulesets.get(u)!, events[2]!, { memberCount: 60, senderPowerLevel: 0, notificationLevels: { room: 50 } });
+    expect(mention.filter((r) => r.outcome.highlight).map((r) => r.userId)).toEqual([users[4]]);
   });
 });
