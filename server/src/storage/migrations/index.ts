@@ -11,11 +11,6 @@ import * as m010AlertRoomPosts from './010_alert_room_posts.ts';
 import * as m011Relations from './011_relations.ts';
 import * as m015SearchReports from './015_search_reports.ts';
 import * as m016LogbookIndex from './016_logbook_index.ts';
-<<<<<<< HEAD
-import * as m016LogbookIndex from './016_logbook_index.ts';
-=======
-import * as m015SearchReports from './015_search_reports.ts';
->>>>>>> endpoints
 
 interface Migration {
   up(db: Knex): Promise<void>;
