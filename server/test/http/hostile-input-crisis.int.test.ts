@@ -12,6 +12,7 @@ import { z } from 'zod';
 import type { RouteDef } from '../../src/http/route.ts';
 import { allRoutes } from '../../src/http/router.ts';
 import { Api, enc, registerAdmin, registerUser, type Reply, type TestUser } from '../support/client.ts';
+import { encAny, fill, paramsOf, unwrap, wrongValuesFor } from '../support/hostile.ts';
 import { closeAllTestServers, startTestServer, type TestServer } from '../support/server.ts';
 
 const SCIM_TOKEN = 'scim-hostile-token-0123456789abcdef';
@@ -56,43 +57,6 @@ function check(r: RouteDef, where: string, reply: Reply): void {
     return;
   }
   expect(isObject(b) && typeof b.errcode === 'string' && /^M_[A-Z0-9_]+$/.test(b.errcode) && typeof b.error === 'string', at).toBe(true);
-}
-
-function paramsOf(p: string): string[] {
-  return [...p.matchAll(/:(\w+)/g)].map((m) => m[1]!);
-}
-
-function encAny(s: string): string {
-  try {
-    return enc(s);
-  } catch {
-    // A lone surrogate: its would-be UTF-8 bytes.
-    return s.replace(/[\s\S]/g, (c) => {
-      const code = c.charCodeAt(0);
-      if (code < 0xd800 || code > 0xdfff) return enc(c);
-      return `%${(0xe0 | (code >> 12)).toString(16)}%${(0x80 | ((code >> 6) & 0x3f)).toString(16)}%${(0x80 | (code & 0x3f)).toString(16)}`.toUpperCase();
-    });
-  }
-}
-
-function fill(p: string, values: Record<string, string>): string {
-  return p.replace(/\{\/:(\w+)\}/g, (_m, name: string) => `/${encAny(values[name] ?? '')}`).replace(/:(\w+)/g, (_m, name: string) => encAny(values[name] ?? 'x'));
-}
-
-function unwrap(t: z.ZodType): z.ZodType {
-  let cur: z.ZodType = t;
-  while (cur instanceof z.ZodOptional || cur instanceof z.ZodNullable || cur instanceof z.ZodDefault) cur = (cur as z.ZodOptional<z.ZodType>).unwrap() as z.ZodType;
-  return cur;
-}
-
-function wrongValuesFor(t: z.ZodType): unknown[] {
-  const inner = unwrap(t);
-  if (inner instanceof z.ZodString || inner instanceof z.ZodEnum) return [42, true, ['x'], { x: 1 }];
-  if (inner instanceof z.ZodBoolean) return ['true', 1, [], {}];
-  if (inner instanceof z.ZodNumber) return ['5', true, {}, -1, 1e300];
-  if (inner instanceof z.ZodArray) return ['x', 3, { 0: 'x' }];
-  if (inner instanceof z.ZodRecord || inner instanceof z.ZodObject) return ['x', 3, ['x'], true];
-  return [];
 }
 
 describe('hostile input on every crisis route', () => {
