@@ -17,8 +17,8 @@ function checkTag(tag: string): string {
   return tag;
 }
 
-/** A tag's content: its optional `order` (a number; the spec says in [0,1], which Synapse does not enforce either), and whatever else the client keeps there. */
-const tagBody = z.looseObject({ order: z.number().optional() });
+/** A tag's content: its optional `order` (a number in [0,1], by the spec), and whatever else the client keeps there. */
+const tagBody = z.looseObject({ order: z.number().min(0).max(1).optional() });
 
 export function accountDataRoutes(s: Services): RouteDef[] {
   const own = (requesterId: string, userId: string) => {

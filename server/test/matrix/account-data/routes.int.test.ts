@@ -99,6 +99,7 @@ describe('account data routes', () => {
     expectError(await hugo.api.delete(`${tags(gil.userId)}/m.favourite`), 403, 'M_FORBIDDEN');
     expectError(await gil.api.put(`${tags()}/${'t'.repeat(256)}`, {}), 400, 'M_INVALID_PARAM');
     expectError(await gil.api.put(`${tags()}/m.favourite`, { order: 'first' }), 400, 'M_BAD_JSON');
+    expectError(await gil.api.put(`${tags()}/m.favourite`, { order: 1.5 }), 400, 'M_BAD_JSON');
     expectError(await gil.api.get(tags(gil.userId, 'not-a-room')), 400, 'M_INVALID_PARAM');
     expect(ok(await gil.api.get(tags()))).toEqual({ tags: expected });
   });
