@@ -1,4 +1,4 @@
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
@@ -185,6 +185,7 @@ describe.skipIf(testDatabaseKind() !== 'pglite')('a stock Matrix web client (Hyd
     await browser?.close();
     await hydrogen?.close();
     await closeAllTestServers();
+    if (picture) rmSync(path.dirname(picture), { recursive: true, force: true });
   });
 
   it('A logs in, creates a room, invites B and sends a text and a picture', async () => {
