@@ -6,7 +6,9 @@ import type { Logger } from '../logger.ts';
 import { accessLog } from './access-log.ts';
 import { matrixCors } from './cors.ts';
 import { errorHandler, notFoundHandler, type ErrorFormat } from './error-handler.ts';
+import { bareJsonContentType } from './json-answer.ts';
 import { jsonBody } from './json-body.ts';
+import { legacyR0Prefix } from './legacy-prefix.ts';
 import type { Requester, RouteDef } from './route.ts';
 
 export interface AppDeps {
@@ -48,6 +50,7 @@ export function createApp(deps: AppDeps): express.Express {
   app.set('etag', false);
   // Repeated query keys become arrays, never nested objects (`a[b]=c` stays a plain key).
   app.set('query parser', 'simple');
+  bareJsonContentType(app);
   app.use(accessLog(deps.log));
   app.use(
     helmet({
@@ -61,6 +64,7 @@ export function createApp(deps: AppDeps): express.Express {
   // below, gzip's own 18 bytes and chunked framing eat the gain (one frame: 214 -> 199).
   app.use(compression({ threshold: 512 }));
   app.use(matrixCors);
+  app.use(legacyR0Prefix);
 
   const body = jsonBody(deps.maxBodyBytes);
   const router = express.Router();

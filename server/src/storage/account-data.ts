@@ -24,6 +24,20 @@ export async function findAccountData(db: Knex, userId: string, roomId: string, 
   return row ? parse(row) : undefined;
 }
 
+/** Inserts the row unless one exists (waits for a concurrent insert of it to end). */
+export async function insertAccountDataIfMissing(trx: Knex.Transaction, row: AccountDataRow): Promise<void> {
+  await trx('account_data')
+    .insert({ ...row, content: JSON.stringify(row.content) })
+    .onConflict(['user_id', 'room_id', 'type'])
+    .ignore();
+}
+
+/** The row, locked until the transaction ends (read-modify-write of one account data type). */
+export async function findAccountDataForUpdate(trx: Knex.Transaction, userId: string, roomId: string, type: string): Promise<AccountDataRow | undefined> {
+  const row = await trx('account_data').where({ user_id: userId, room_id: roomId, type }).forUpdate().first();
+  return row ? parse(row) : undefined;
+}
+
 /** Account data of a user changed in (after, upTo]; after = -1 for all of it. */
 export async function accountDataBetween(db: Knex, userId: string, after: number, upTo: number): Promise<AccountDataRow[]> {
   const rows = await db('account_data').where({ user_id: userId }).where('stream_pos', '>', after).where('stream_pos', '<=', upTo).orderBy('stream_pos');

@@ -1,11 +1,13 @@
 import { z } from 'zod';
 import { invalidParam } from '../../errors.ts';
-import { userRoute, type RouteDef } from '../../http/route.ts';
+import { publicRoute, userRoute, type RouteDef } from '../../http/route.ts';
 import type { Services } from '../../services.ts';
 import { currentStateEvents } from '../../storage/events.ts';
 import { joinedRoomCounts } from '../../storage/memberships.ts';
 import { publishedRooms } from '../../storage/rooms.ts';
 import { searchUsers } from '../../storage/users.ts';
+import { checkRoomId } from '../rooms/routes.ts';
+import { roomVisibility, setRoomVisibility } from './room-visibility.ts';
 
 const V3 = '/_matrix/client/v3';
 const PAGE_MAX = 100;
@@ -87,6 +89,19 @@ export function roomDirectoryRoutes(s: Services): RouteDef[] {
           third_party_instance_id: z.string().optional(),
         }),
       },
+    ),
+    // The spec reads a room's directory visibility without a token.
+    publicRoute('GET', `${V3}/directory/list/room/:roomId`, async ({ params }) => ({
+      visibility: await roomVisibility(s.db, checkRoomId(params.roomId!)),
+    })),
+    userRoute(
+      'PUT',
+      `${V3}/directory/list/room/:roomId`,
+      async ({ requester, params, body }) => {
+        await setRoomVisibility(s.db, requester, checkRoomId(params.roomId!), body.visibility ?? 'public');
+        return {};
+      },
+      { body: z.object({ visibility: z.enum(['public', 'private']).optional() }) },
     ),
     // An institution's directory: every active local account can be found by name or ID.
     userRoute(

@@ -72,6 +72,38 @@ describe('account data routes', () => {
     expectError(await gil.api.put(global(gil, 'm.fully_read'), { event_id: '$x' }), 405, 'M_BAD_JSON');
   });
 
+  it('sets, lists and removes room tags through the tags API, seen in sync as m.tag', async () => {
+    const room = await createRoom(gil.api);
+    const tags = (owner = gil.userId, r = room) => `${V3}/user/${enc(owner)}/rooms/${enc(r)}/tags`;
+    expect(ok(await gil.api.get(tags()))).toEqual({ tags: {} });
+    // Two tags set at once both stay (the m.tag row is read and written under a lock).
+    await Promise.all([
+      gil.api.put(`${tags()}/m.favourite`, { order: 0.25 }).then(ok),
+      gil.api.put(`${tags()}/${enc('u.Cellule de crise')}`, {}).then(ok),
+      gil.api.put(`${tags()}/m.lowpriority`, { order: 0.5, 'org.example.colour': 'red' }).then(ok),
+    ]);
+    expect(ok(await gil.api.get(tags()))).toEqual({
+      tags: { 'm.favourite': { order: 0.25 }, 'u.Cellule de crise': {}, 'm.lowpriority': { order: 0.5, 'org.example.colour': 'red' } },
+    });
+    ok(await gil.api.delete(`${tags()}/m.lowpriority`));
+    ok(await gil.api.delete(`${tags()}/m.never-set`));
+    const expected = { 'm.favourite': { order: 0.25 }, 'u.Cellule de crise': {} };
+    expect(ok(await gil.api.get(tags()))).toEqual({ tags: expected });
+    // The same data as the m.tag room account data, which sync delivers.
+    expect(ok(await gil.api.get(perRoom(gil, room, 'm.tag')))).toEqual({ tags: expected });
+    const events = (await sync(gil.api)).rooms.join[room].account_data.events;
+    expect(events).toContainEqual({ type: 'm.tag', content: { tags: expected } });
+
+    expectError(await hugo.api.get(tags(gil.userId)), 403, 'M_FORBIDDEN');
+    expectError(await hugo.api.put(`${tags(gil.userId)}/m.favourite`, {}), 403, 'M_FORBIDDEN');
+    expectError(await hugo.api.delete(`${tags(gil.userId)}/m.favourite`), 403, 'M_FORBIDDEN');
+    expectError(await gil.api.put(`${tags()}/${'t'.repeat(256)}`, {}), 400, 'M_INVALID_PARAM');
+    expectError(await gil.api.put(`${tags()}/m.favourite`, { order: 'first' }), 400, 'M_BAD_JSON');
+    expectError(await gil.api.put(`${tags()}/m.favourite`, { order: 1.5 }), 400, 'M_BAD_JSON');
+    expectError(await gil.api.get(tags(gil.userId, 'not-a-room')), 400, 'M_INVALID_PARAM');
+    expect(ok(await gil.api.get(tags()))).toEqual({ tags: expected });
+  });
+
   it('validates the room id and the type', async () => {
     for (const bad of ['not-a-room', '@gil:localhost', '#alias:localhost']) {
       expectError(await gil.api.put(perRoom(gil, bad, 'm.tag'), { tags: {} }), 400, 'M_INVALID_PARAM');

@@ -45,6 +45,37 @@ describe('directory routes', () => {
     expect(ok(await ben.api.post(`${V3}/publicRooms`, { filter: { generic_search_term: 'nothing like it' } })).chunk).toEqual([]);
   });
 
+  it('reads and sets a room’s visibility in the directory, members with the right power only', async () => {
+    const room = await createRoom(ana.api, { preset: 'public_chat', name: 'Point presse' });
+    const list = `${V3}/directory/list/room/${enc(room)}`;
+    const listed = async () => ok(await ben.api.get(`${V3}/publicRooms`)).chunk.map((r: { room_id: string }) => r.room_id);
+    expect(ok(await anon.get(list))).toEqual({ visibility: 'private' });
+    expect(await listed()).not.toContain(room);
+
+    ok(await ana.api.put(list, { visibility: 'public' }));
+    expect(ok(await anon.get(list))).toEqual({ visibility: 'public' });
+    expect(await listed()).toContain(room);
+
+    // A member below the level that sets the room's address may not; nor may a stranger.
+    expectError(await ben.api.put(list, { visibility: 'private' }), 403, 'M_FORBIDDEN');
+    await join(ben.api, room);
+    expectError(await ben.api.put(list, { visibility: 'private' }), 403, 'M_FORBIDDEN');
+    await sendState(ana.api, room, 'm.room.power_levels', '', { users: { [ana.userId]: 100, [ben.userId]: 50 } });
+    ok(await ben.api.put(list, { visibility: 'private' }));
+    expect(ok(await anon.get(list))).toEqual({ visibility: 'private' });
+    expect(await listed()).not.toContain(room);
+    // No visibility means public, as the spec says.
+    ok(await ana.api.put(list, {}));
+    expect(ok(await anon.get(list))).toEqual({ visibility: 'public' });
+
+    const unknown = `${V3}/directory/list/room/${enc('!nowhere:localhost')}`;
+    expectError(await anon.get(unknown), 404, 'M_NOT_FOUND');
+    expectError(await ana.api.put(unknown, { visibility: 'public' }), 404, 'M_NOT_FOUND');
+    expectError(await ana.api.put(list, { visibility: 'everyone' }), 400, 'M_BAD_JSON');
+    expectError(await anon.get(`${V3}/directory/list/room/not-a-room`), 400, 'M_INVALID_PARAM');
+    expectError(await anon.put(list, { visibility: 'private' }), 401, 'M_MISSING_TOKEN');
+  });
+
   it('pages with since/next_batch and refuses bad input', async () => {
     for (let i = 0; i < 3; i++) await createRoom(ana.api, { visibility: 'public', preset: 'public_chat', name: `page ${i}` });
     const first = ok(await ben.api.post(`${V3}/publicRooms`, { limit: 2 }));
