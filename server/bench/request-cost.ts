@@ -66,7 +66,7 @@ async function runDatabase(kind: 'postgres' | 'pglite', logDir: string): Promise
   const database = await freshDatabase(kind, cfg.pgUrl);
   const countFile = path.join(logDir, `queries-${kind}`);
   const srv = await startServerProcess(
-    { ...database.env, BENCH_QUERY_COUNT_FILE: countFile },
+    { ...database.env, BENCH_QUERY_COUNT_FILE: countFile, ...(process.env.BENCH_QUERY_HISTOGRAM ? { BENCH_QUERY_HISTOGRAM: '1' } : {}) },
     { logDir, nodeArgs: ['--import', path.join(serverDir, 'bench', 'count-queries.ts')] },
   );
   const agent = makeAgent(ROOMS * MEMBERS + 64);
@@ -108,6 +108,8 @@ async function runDatabase(kind: 'postgres' | 'pglite', logDir: string): Promise
       const q1 = await queryCount(srv, countFile);
       rows.push({ database: kind, request, count, cpu_ms: round(((c1 - c0) * 1000) / count), round_trips: round((q1 - q0) / count) });
       process.stderr.write(`${kind} ${request}: ${JSON.stringify(rows.at(-1))}\n`);
+      // BENCH_QUERY_HISTOGRAM=1: which statements the measured requests made, most frequent first.
+      if (process.env.BENCH_QUERY_HISTOGRAM) process.stderr.write(readFileSync(`${countFile}.histogram`, 'utf8').split('\n').slice(0, 25).join('\n') + '\n');
     };
 
     await measure('versions', cfg.count, () => call(agent, url, 'GET', '/_matrix/client/versions'));

@@ -24,6 +24,7 @@ import { ReceiptsService } from './matrix/receipts/receipts-service.ts';
 import { RelationsService } from './matrix/relations/relations-service.ts';
 import type { RoomContext } from './matrix/rooms/context.ts';
 import * as membership from './matrix/rooms/membership.ts';
+import { RecentEvents } from './matrix/sync/recent-events.ts';
 import { SyncService } from './matrix/sync/sync-service.ts';
 import { EventWriter } from './matrix/timeline/append.ts';
 import { TimelineReader } from './matrix/timeline/read.ts';
@@ -80,6 +81,9 @@ export async function buildServices(config: Config, log: Logger, db: Knex, signi
   const accounts = new AccountService({ db, serverName: config.serverName, devicesRemoved: (userId, deviceIds) => keys.devicesRemoved(userId, deviceIds) });
   const writer = new EventWriter({ db, bus, serverName: config.serverName, signingKey });
   const reader = new TimelineReader(db, bus);
+  // The rooms' latest events in memory, for the syncs a send wakes (taken before they wake).
+  const recentEvents = new RecentEvents(db);
+  writer.onCommitted((events) => recentEvents.add(events));
   const typing = new TypingService(bus);
   const accountData = new AccountDataService(db, bus);
   const rooms: RoomContext = { db, serverName: config.serverName, writer, accounts };
@@ -126,7 +130,10 @@ export async function buildServices(config: Config, log: Logger, db: Knex, signi
     reader,
     rooms,
     typing,
-    sync: new SyncService({ db, bus, typing, counts: (userId, after) => push.counts(userId, after) }),
+    sync: new SyncService({ db, bus, typing, counts: (userId, after) => push.counts(userId, after),
+      countsWithTail: (userId, rooms, tail) => push.countsWithTail(userId, rooms, tail),
+      recent: recentEvents,
+    }),
     accountData,
     receipts: new ReceiptsService(db, bus, reader, accountData),
     relations: new RelationsService(db, reader),
