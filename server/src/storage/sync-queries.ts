@@ -2,6 +2,7 @@ import type { Knex } from 'knex';
 import { E2EE_OVERVIEW_COLUMNS, e2eeOverviewParams, e2eeOverviewFromRow, type E2eeOverview } from './e2ee-sync.ts';
 import { fromRow, type EventRow, type StoredEvent } from './events.ts';
 import type { Membership, MembershipRow } from './memberships.ts';
+import { preparedRaw } from './prepared.ts';
 import { COUNT_COLUMNS, PUSH_CURSOR_FROM, READ_POS_LATERAL, type RoomCounts } from './push.ts';
 
 /**
@@ -65,7 +66,8 @@ export async function roomsOfUserWithChanges(
            ORDER BY e.stream_pos DESC LIMIT ?) t)
        END AS positions`;
   const counted = `x.has_events OR x.has_receipts`;
-  const result = await db.raw(
+  const result = await preparedRaw(
+    db,
     `SELECT a.*, pc.cursor AS push_cursor, m.room_id, m.user_id, m.membership, m.event_id, m.stream_pos, m.forgotten,
        x.has_events, x.has_receipts, ${recent}, ${COUNT_COLUMNS(counted)}
      FROM (SELECT EXISTS (
