@@ -33,6 +33,7 @@ import {
   percentile,
   pool,
   postgresCpuSeconds,
+  databaseBackendsCpuSeconds,
   serverDir,
   sleep,
   startServerProcess,
@@ -113,6 +114,8 @@ interface PhaseResult {
   /** Server CPU per (event, recipient) delivered, sends included: comparable across noisy runs. */
   server_cpu_ms_per_delivery: number;
   postgres_cpu_ms_per_delivery?: number;
+  /** CPU of the PostgreSQL backends serving the server's database only (other users of the shared PostgreSQL left out). */
+  backends_cpu_ms_per_delivery?: number;
   server_peak_rss_mb: number;
   server_rss_mb: number;
 }
@@ -264,6 +267,7 @@ async function runDatabase(kind: 'postgres' | 'pglite', logDir: string): Promise
       const firstSeq = sent.length;
       const cpu0 = cpuSecondsOf(srv.pid);
       const pg0 = kind === 'postgres' ? postgresCpuSeconds() : 0;
+      const own0 = database.env.DATABASE_URL ? await databaseBackendsCpuSeconds(database.env.DATABASE_URL) : 0;
       const gen0 = process.cpuUsage();
       const machine0 = machineBusySeconds();
       const t0 = performance.now();
@@ -272,6 +276,7 @@ async function runDatabase(kind: 'postgres' | 'pglite', logDir: string): Promise
       const t1 = performance.now();
       const cpu1 = cpuSecondsOf(srv.pid);
       const pg1 = kind === 'postgres' ? postgresCpuSeconds() : 0;
+      const own1 = database.env.DATABASE_URL ? await databaseBackendsCpuSeconds(database.env.DATABASE_URL) : 0;
       const gen = process.cpuUsage(gen0);
       const machine1 = machineBusySeconds();
       const elapsed = (t1 - t0) / 1000;
@@ -334,6 +339,7 @@ async function runDatabase(kind: 'postgres' | 'pglite', logDir: string): Promise
       if (kind === 'postgres') {
         result.postgres_cpu_pct = round(((pg1 - pg0) / elapsed) * 100);
         result.postgres_cpu_ms_per_delivery = round(((pg1 - pg0) * 1000) / delivered, 3);
+        result.backends_cpu_ms_per_delivery = round(((own1 - own0) * 1000) / delivered, 3);
       }
       return result;
     };
@@ -407,7 +413,7 @@ function log(msg: string): void {
 }
 
 function table(results: DbResult[]): string {
-  const head = ['database', 'phase', 'sends/s', 'delivered/s', 'p50 ms', 'p99 ms', 'max ms', 'send p99 ms', 'missing', 'server CPU %', 'postgres CPU %', 'loadgen CPU %', 'other CPU %', 'server CPU ms/delivery', 'peak RSS MB'];
+  const head = ['database', 'phase', 'sends/s', 'delivered/s', 'p50 ms', 'p99 ms', 'max ms', 'send p99 ms', 'missing', 'server CPU %', 'postgres CPU %', 'loadgen CPU %', 'other CPU %', 'server CPU ms/delivery', 'its PG backends CPU ms/delivery', 'peak RSS MB'];
   const rows = results.flatMap((r) =>
     (['rate', 'max'] as const).map((phase) => {
       const p = r[phase];
@@ -426,6 +432,7 @@ function table(results: DbResult[]): string {
         String(p.loadgen_cpu_pct),
         String(p.other_cpu_pct),
         String(p.server_cpu_ms_per_delivery),
+        p.backends_cpu_ms_per_delivery === undefined ? '-' : String(p.backends_cpu_ms_per_delivery),
         String(p.server_peak_rss_mb),
       ];
     }),
@@ -470,7 +477,7 @@ async function main(): Promise<void> {
       'The load generator runs on the same machine as the server (and PostgreSQL) and shares its cores; its CPU is loadgen CPU %.',
       'latency_ms: from the HTTP response of the send to the sync response that carries the event, per recipient (the sender excluded); 0 when the sync response came first.',
       'delivered_per_s: (event, recipient) pairs delivered by /sync during the phase, per second.',
-      'server CPU %: the server process (user + system) as % of one core; postgres CPU %: every postgres process on the machine.',
+      'server CPU %: the server process (user + system) as % of one core; postgres CPU %: every postgres process on the machine; its PG backends: only the backends serving the server database (pg_stat_activity).',
       'other CPU %: the rest of the machine busy during the phase (other processes, hypervisor steal); figures taken while it is high are noisy.',
     ],
     results,
