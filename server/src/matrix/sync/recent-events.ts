@@ -38,8 +38,13 @@ export class RecentEvents {
   /** Counters for the bench and tests: positions served from memory and read from the database. */
   readonly stats = { held: 0, read: 0 };
 
-  constructor(db: Knex) {
+  readonly #perRoom: number;
+  readonly #maxEvents: number;
+
+  constructor(db: Knex, limits: { perRoom?: number; maxEvents?: number } = {}) {
     this.#db = db;
+    this.#perRoom = limits.perRoom ?? PER_ROOM;
+    this.#maxEvents = limits.maxEvents ?? MAX_EVENTS;
   }
 
   /** Events just committed (by this process), or read from the database. */
@@ -50,7 +55,7 @@ export class RecentEvents {
       const room = this.#room(e.pdu.room_id);
       if (!room.has(e.streamPos)) this.#size++;
       room.set(e.streamPos, e);
-      if (room.size > PER_ROOM) this.#trim(room);
+      if (room.size > this.#perRoom) this.#trim(room);
     }
     this.#evict();
   }
@@ -73,12 +78,19 @@ export class RecentEvents {
    * meanwhile) is left out, as a read of the database would.
    */
   async resolve(wanted: Map<string, number[]>): Promise<Map<string, StoredEvent[]>> {
+    // What is held is taken now: reads awaited below may evict it meanwhile.
+    const got = new Map<number, StoredEvent | undefined>();
     const missing: number[] = [];
     const pending = new Map<number, Promise<StoredEvent | undefined>>();
     for (const [roomId, positions] of wanted) {
       const room = this.#rooms.get(roomId);
       for (const pos of positions) {
-        if (room?.has(pos)) continue;
+        const held = room?.get(pos);
+        if (held) {
+          got.set(pos, held);
+          this.stats.held++;
+          continue;
+        }
         const reading = this.#reading.get(pos);
         if (reading) pending.set(pos, reading);
         else missing.push(pos);
@@ -89,29 +101,26 @@ export class RecentEvents {
         this.add(events);
         return new Map(events.map((e) => [e.streamPos, e]));
       });
+      const done = () => {
+        for (const pos of missing) this.#reading.delete(pos);
+      };
+      read.then(done, done);
       for (const pos of missing) {
         const one = read.then((m) => m.get(pos));
         one.catch(() => {});
         this.#reading.set(pos, one);
         pending.set(pos, one);
       }
-      read.then(
-        () => { for (const pos of missing) this.#reading.delete(pos); },
-        () => { for (const pos of missing) this.#reading.delete(pos); },
-      );
       this.stats.read += missing.length;
     }
-    const fetched = new Map<number, StoredEvent | undefined>();
-    for (const [pos, p] of pending) fetched.set(pos, await p);
+    for (const [pos, p] of pending) got.set(pos, await p);
     const out = new Map<string, StoredEvent[]>();
     for (const [roomId, positions] of wanted) {
-      const room = this.#rooms.get(roomId);
       const events: StoredEvent[] = [];
       for (const pos of positions) {
-        const e = room?.get(pos) ?? fetched.get(pos);
+        const e = got.get(pos);
         if (e && e.pdu.room_id === roomId) events.push(e);
       }
-      this.stats.held += positions.length - positions.filter((p) => fetched.has(p)).length;
       out.set(roomId, events);
     }
     return out;
@@ -137,10 +146,10 @@ export class RecentEvents {
     if (this.#redacted.size > MAX_REDACTED) this.#redacted.delete(this.#redacted.values().next().value!);
   }
 
-  /** Keeps the room's latest PER_ROOM events. */
+  /** Keeps the room's latest events (perRoom of them). */
   #trim(room: Map<number, StoredEvent>): void {
     const positions = [...room.keys()].sort((a, b) => a - b);
-    for (const pos of positions.slice(0, positions.length - PER_ROOM)) {
+    for (const pos of positions.slice(0, positions.length - this.#perRoom)) {
       room.delete(pos);
       this.#size--;
     }
@@ -148,7 +157,7 @@ export class RecentEvents {
 
   #evict(): void {
     for (const [roomId, room] of this.#rooms) {
-      if (this.#size <= MAX_EVENTS) return;
+      if (this.#size <= this.#maxEvents) return;
       this.#rooms.delete(roomId);
       this.#size -= room.size;
     }

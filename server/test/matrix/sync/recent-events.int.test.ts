@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseFilter, type Filter } from '../../../src/matrix/sync/filters.ts';
 import { RecentEvents } from '../../../src/matrix/sync/recent-events.ts';
 import { SyncService } from '../../../src/matrix/sync/sync-service.ts';
+import * as eventsRepo from '../../../src/storage/events.ts';
 import { enc, registerUser, type TestUser } from '../../support/client.ts';
 import { closeAllTestServers, startTestServer, type TestServer } from '../../support/server.ts';
 
@@ -151,5 +152,33 @@ describe('sync answers from memory', () => {
     expect(events.map((e) => e.event_id)).toContain(m);
     // Two syncs at once, one read of the database for the event.
     expect(cold.stats.read).toBe(1);
+  });
+
+  it('keeps within its bounds, and still gives what it held when a read evicts it meanwhile', async () => {
+    const db = server.services.db;
+    const otherRoom = (await alice.api.post(`${V3}/createRoom`, { preset: 'private_chat', name: 'other' })).body.room_id as string;
+    for (let i = 0; i < 6; i++) await alice.api.put(`${V3}/rooms/${enc(otherRoom)}/send/m.room.message/o${i}`, { msgtype: 'm.text', body: `o${i}` });
+    const a = await eventsRepo.roomEventsBetween(db, roomId, { limit: 5, backwards: true });
+    const b = await eventsRepo.roomEventsBetween(db, otherRoom, { limit: 10, backwards: true });
+    expect(b.length).toBe(10);
+
+    // Three per room: the older two of five are let go (read again when asked for).
+    const small = new RecentEvents(db, { perRoom: 3, maxEvents: 100 });
+    small.add([...a].reverse());
+    const all = await small.resolve(new Map([[roomId, a.map((e) => e.streamPos)]]));
+    expect(all.get(roomId)!.map((e) => e.pdu.event_id)).toEqual(a.map((e) => e.pdu.event_id));
+    expect(small.stats).toEqual({ held: 3, read: 2 });
+
+    // Room A's events are held, room B's are read; while they are read, B's other events come in
+    // and evict room A (8 events in all): A's answer must still be whole.
+    const evicting = new RecentEvents(db, { perRoom: 8, maxEvents: 8 });
+    evicting.add(a.slice(0, 3).reverse());
+    const wanted = new Map([[roomId, a.slice(0, 3).map((e) => e.streamPos)], [otherRoom, b.slice(8).map((e) => e.streamPos)]]);
+    const answer = evicting.resolve(wanted);
+    evicting.add(b.slice(0, 8).reverse());
+    const got = await answer;
+    expect(got.get(roomId)!.map((e) => e.pdu.event_id)).toEqual(a.slice(0, 3).map((e) => e.pdu.event_id));
+    expect(got.get(otherRoom)!.map((e) => e.pdu.event_id)).toEqual(b.slice(8).map((e) => e.pdu.event_id));
+    expect(evicting.stats).toEqual({ held: 3, read: 2 });
   });
 });
