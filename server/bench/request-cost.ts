@@ -19,7 +19,7 @@
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { benchSetting as setting, call, cpuSecondsOf, freshDatabase, makeAgent, pool, serverDir, sleep, startServerProcess, type ServerProcess } from './support.ts';
+import { benchSetting as setting, call, cpuSecondsOf, databaseBackendsCpuSeconds, freshDatabase, makeAgent, pool, serverDir, sleep, startServerProcess, type ServerProcess } from './support.ts';
 
 const cfg = {
   db: setting('BENCH_DB', 'both'),
@@ -38,6 +38,8 @@ interface Row {
   request: string;
   count: number;
   cpu_ms: number;
+  /** PostgreSQL only: CPU of the backends serving the server's database, per request. */
+  db_cpu_ms?: number;
   round_trips: number;
 }
 
@@ -66,7 +68,7 @@ async function runDatabase(kind: 'postgres' | 'pglite', logDir: string): Promise
   const database = await freshDatabase(kind, cfg.pgUrl);
   const countFile = path.join(logDir, `queries-${kind}`);
   const srv = await startServerProcess(
-    { ...database.env, BENCH_QUERY_COUNT_FILE: countFile },
+    { ...database.env, BENCH_QUERY_COUNT_FILE: countFile, ...(process.env.BENCH_QUERY_HISTOGRAM ? { BENCH_QUERY_HISTOGRAM: '1' } : {}) },
     { logDir, nodeArgs: ['--import', path.join(serverDir, 'bench', 'count-queries.ts')] },
   );
   const agent = makeAgent(ROOMS * MEMBERS + 64);
@@ -101,13 +103,24 @@ async function runDatabase(kind: 'postgres' | 'pglite', logDir: string): Promise
       for (let i = 0; i < Math.min(30, count); i++) await fn(); // warm-up
       await sleep(200);
       const q0 = await queryCount(srv, countFile);
+      const d0 = database.env.DATABASE_URL ? await databaseBackendsCpuSeconds(database.env.DATABASE_URL) : 0;
       const c0 = cpuSecondsOf(srv.pid);
       for (let i = 0; i < count; i++) await fn();
       await sleep(200);
       const c1 = cpuSecondsOf(srv.pid);
+      const d1 = database.env.DATABASE_URL ? await databaseBackendsCpuSeconds(database.env.DATABASE_URL) : 0;
       const q1 = await queryCount(srv, countFile);
-      rows.push({ database: kind, request, count, cpu_ms: round(((c1 - c0) * 1000) / count), round_trips: round((q1 - q0) / count) });
+      rows.push({
+        database: kind,
+        request,
+        count,
+        cpu_ms: round(((c1 - c0) * 1000) / count),
+        ...(database.env.DATABASE_URL ? { db_cpu_ms: round(((d1 - d0) * 1000) / count) } : {}),
+        round_trips: round((q1 - q0) / count),
+      });
       process.stderr.write(`${kind} ${request}: ${JSON.stringify(rows.at(-1))}\n`);
+      // BENCH_QUERY_HISTOGRAM=1: which statements the measured requests made, most frequent first.
+      if (process.env.BENCH_QUERY_HISTOGRAM) process.stderr.write(readFileSync(`${countFile}.histogram`, 'utf8').split('\n').slice(0, 25).join('\n') + '\n');
     };
 
     await measure('versions', cfg.count, () => call(agent, url, 'GET', '/_matrix/client/versions'));
@@ -173,9 +186,11 @@ async function main(): Promise<void> {
     '',
     `${new Date().toISOString()} · ${os.cpus().length} cores · load average before ${load}, after ${loadAfter}`,
     '',
-    '| database | request | requests | server CPU ms | round trips |',
-    '|---|---|---|---|---|',
-    ...rows.map((r) => `| ${r.database} | ${r.request} | ${r.count} | ${r.cpu_ms} | ${r.round_trips} |`),
+    '| database | request | requests | server CPU ms | PostgreSQL CPU ms | round trips |',
+    '|---|---|---|---|---|---|',
+    ...rows.map((r) => `| ${r.database} | ${r.request} | ${r.count} | ${r.cpu_ms} | ${r.db_cpu_ms ?? '-'} | ${r.round_trips} |`),
+    '',
+    'PostgreSQL CPU: the backends serving the server\'s database (pg_stat_activity), so other users of the shared PostgreSQL are not counted.',
     '',
     'Run: `sh scripts/node.sh server/bench/request-cost.ts` (settings: BENCH_DB, BENCH_COUNT).',
     '',

@@ -33,6 +33,7 @@ import {
   percentile,
   pool,
   postgresCpuSeconds,
+  databaseBackendsCpuSeconds,
   serverDir,
   sleep,
   startServerProcess,
@@ -102,6 +103,8 @@ interface PhaseResult {
   latency_from_request_ms: { p50: number; p99: number; max: number };
   syncs_answered: number;
   limited_timelines: number;
+  /** Events read with /messages to fill the gaps of limited timelines (late, not lost). */
+  gap_events: number;
   sync_errors: number;
   server_cpu_pct: number;
   postgres_cpu_pct?: number;
@@ -111,6 +114,8 @@ interface PhaseResult {
   /** Server CPU per (event, recipient) delivered, sends included: comparable across noisy runs. */
   server_cpu_ms_per_delivery: number;
   postgres_cpu_ms_per_delivery?: number;
+  /** CPU of the PostgreSQL backends serving the server's database only (other users of the shared PostgreSQL left out). */
+  backends_cpu_ms_per_delivery?: number;
   server_peak_rss_mb: number;
   server_rss_mb: number;
 }
@@ -166,7 +171,7 @@ async function runDatabase(kind: 'postgres' | 'pglite', logDir: string): Promise
     const sent: Sent[] = [];
     const delSeq: number[] = [];
     const delAt: number[] = [];
-    const counters = { syncs: 0, limited: 0, errors: 0 };
+    const counters = { syncs: 0, limited: 0, errors: 0, gapEvents: 0 };
     const initialTokens = await pool(users, 16, async (u) => (await call(agent, url, 'GET', `/_matrix/client/v3/sync?timeout=0&filter=${SYNC_FILTER}`, u.token)).next_batch as string);
     const syncLoop = async (u: User, since: string) => {
       while (!stopSync.signal.aborted) {
@@ -181,8 +186,19 @@ async function runDatabase(kind: 'postgres' | 'pglite', logDir: string): Promise
         }
         const at = performance.now();
         counters.syncs++;
-        for (const room of Object.values<any>(body.rooms?.join ?? {})) {
-          if (room.timeline?.limited) counters.limited++;
+        for (const [roomId, room] of Object.entries<any>(body.rooms?.join ?? {})) {
+          if (room.timeline?.limited) {
+            counters.limited++;
+            // A limited timeline leaves a gap that a client fills with /messages from prev_batch
+            // back to its token: its events are late, not lost (counted when the gap is read).
+            const gap = await fillGap(u, roomId, room.timeline.prev_batch, since);
+            const gapAt = performance.now();
+            for (const seq of gap) {
+              delSeq.push(seq);
+              delAt.push(gapAt);
+              counters.gapEvents++;
+            }
+          }
           for (const e of room.timeline?.events ?? []) {
             const seq = e.content?.[BENCH_KEY];
             if (typeof seq === 'number' && e.sender !== u.userId) {
@@ -193,6 +209,26 @@ async function runDatabase(kind: 'postgres' | 'pglite', logDir: string): Promise
         }
         since = body.next_batch;
       }
+    };
+    /** The bench events of others between two tokens of a room, read backwards with /messages. */
+    const fillGap = async (u: User, roomId: string, from: string, to: string): Promise<number[]> => {
+      const seqs: number[] = [];
+      let token: string | undefined = from;
+      for (let page = 0; page < 20 && token; page++) {
+        let body: any;
+        try {
+          body = await call(agent, url, 'GET', `/_matrix/client/v3/rooms/${encodeURIComponent(roomId)}/messages?dir=b&limit=500&from=${encodeURIComponent(token)}&to=${encodeURIComponent(to)}`, u.token);
+        } catch {
+          counters.errors++;
+          break;
+        }
+        for (const e of body.chunk ?? []) {
+          const seq = e.content?.[BENCH_KEY];
+          if (typeof seq === 'number' && e.sender !== u.userId) seqs.push(seq);
+        }
+        token = (body.chunk ?? []).length > 0 ? body.end : undefined;
+      }
+      return seqs;
     };
     const syncing = users.map((u, i) => syncLoop(u, initialTokens[i]!));
     await sleep(1000);
@@ -231,6 +267,7 @@ async function runDatabase(kind: 'postgres' | 'pglite', logDir: string): Promise
       const firstSeq = sent.length;
       const cpu0 = cpuSecondsOf(srv.pid);
       const pg0 = kind === 'postgres' ? postgresCpuSeconds() : 0;
+      const own0 = database.env.DATABASE_URL ? await databaseBackendsCpuSeconds(database.env.DATABASE_URL) : 0;
       const gen0 = process.cpuUsage();
       const machine0 = machineBusySeconds();
       const t0 = performance.now();
@@ -239,6 +276,7 @@ async function runDatabase(kind: 'postgres' | 'pglite', logDir: string): Promise
       const t1 = performance.now();
       const cpu1 = cpuSecondsOf(srv.pid);
       const pg1 = kind === 'postgres' ? postgresCpuSeconds() : 0;
+      const own1 = database.env.DATABASE_URL ? await databaseBackendsCpuSeconds(database.env.DATABASE_URL) : 0;
       const gen = process.cpuUsage(gen0);
       const machine1 = machineBusySeconds();
       const elapsed = (t1 - t0) / 1000;
@@ -285,6 +323,7 @@ async function runDatabase(kind: 'postgres' | 'pglite', logDir: string): Promise
         latency_from_request_ms: { p50: round(percentile(fromRequest, 50)), p99: round(percentile(fromRequest, 99)), max: round(fromRequest.at(-1) ?? NaN) },
         syncs_answered: 0,
         limited_timelines: 0,
+        gap_events: 0,
         sync_errors: 0,
         server_cpu_pct: round(((cpu1 - cpu0) / elapsed) * 100),
         loadgen_cpu_pct: round(((gen.user + gen.system) / 1e6 / elapsed) * 100),
@@ -300,6 +339,7 @@ async function runDatabase(kind: 'postgres' | 'pglite', logDir: string): Promise
       if (kind === 'postgres') {
         result.postgres_cpu_pct = round(((pg1 - pg0) / elapsed) * 100);
         result.postgres_cpu_ms_per_delivery = round(((pg1 - pg0) * 1000) / delivered, 3);
+        result.backends_cpu_ms_per_delivery = round(((own1 - own0) * 1000) / delivered, 3);
       }
       return result;
     };
@@ -326,7 +366,7 @@ async function runDatabase(kind: 'postgres' | 'pglite', logDir: string): Promise
       return { attempted: total, skipped };
     });
     let c1 = snapshot();
-    Object.assign(rate, { syncs_answered: c1.syncs - c0.syncs, limited_timelines: c1.limited - c0.limited, sync_errors: c1.errors - c0.errors });
+    Object.assign(rate, { syncs_answered: c1.syncs - c0.syncs, limited_timelines: c1.limited - c0.limited, gap_events: c1.gapEvents - c0.gapEvents, sync_errors: c1.errors - c0.errors });
     log(`${kind}: rate phase: ${rate.sends_per_s} sends/s, ${rate.delivered_per_s} delivered/s, latency p50 ${rate.latency_ms.p50} ms p99 ${rate.latency_ms.p99} ms; max phase: ${cfg.lanes} senders for ${cfg.maxSeconds} s`);
 
     await sleep(1000);
@@ -345,7 +385,7 @@ async function runDatabase(kind: 'postgres' | 'pglite', logDir: string): Promise
       return { attempted, skipped: 0 };
     });
     c1 = snapshot();
-    Object.assign(max, { syncs_answered: c1.syncs - c0.syncs, limited_timelines: c1.limited - c0.limited, sync_errors: c1.errors - c0.errors });
+    Object.assign(max, { syncs_answered: c1.syncs - c0.syncs, limited_timelines: c1.limited - c0.limited, gap_events: c1.gapEvents - c0.gapEvents, sync_errors: c1.errors - c0.errors });
     log(`${kind}: max phase: ${max.sends_per_s} sends/s, ${max.delivered_per_s} delivered/s, latency p50 ${max.latency_ms.p50} ms p99 ${max.latency_ms.p99} ms`);
 
     stopSync.abort();
@@ -373,7 +413,7 @@ function log(msg: string): void {
 }
 
 function table(results: DbResult[]): string {
-  const head = ['database', 'phase', 'sends/s', 'delivered/s', 'p50 ms', 'p99 ms', 'max ms', 'send p99 ms', 'missing', 'server CPU %', 'postgres CPU %', 'loadgen CPU %', 'other CPU %', 'server CPU ms/delivery', 'peak RSS MB'];
+  const head = ['database', 'phase', 'sends/s', 'delivered/s', 'p50 ms', 'p99 ms', 'max ms', 'send p99 ms', 'missing', 'server CPU %', 'postgres CPU %', 'loadgen CPU %', 'other CPU %', 'server CPU ms/delivery', 'its PG backends CPU ms/delivery', 'peak RSS MB'];
   const rows = results.flatMap((r) =>
     (['rate', 'max'] as const).map((phase) => {
       const p = r[phase];
@@ -392,6 +432,7 @@ function table(results: DbResult[]): string {
         String(p.loadgen_cpu_pct),
         String(p.other_cpu_pct),
         String(p.server_cpu_ms_per_delivery),
+        p.backends_cpu_ms_per_delivery === undefined ? '-' : String(p.backends_cpu_ms_per_delivery),
         String(p.server_peak_rss_mb),
       ];
     }),
@@ -436,7 +477,7 @@ async function main(): Promise<void> {
       'The load generator runs on the same machine as the server (and PostgreSQL) and shares its cores; its CPU is loadgen CPU %.',
       'latency_ms: from the HTTP response of the send to the sync response that carries the event, per recipient (the sender excluded); 0 when the sync response came first.',
       'delivered_per_s: (event, recipient) pairs delivered by /sync during the phase, per second.',
-      'server CPU %: the server process (user + system) as % of one core; postgres CPU %: every postgres process on the machine.',
+      'server CPU %: the server process (user + system) as % of one core; postgres CPU %: every postgres process on the machine; its PG backends: only the backends serving the server database (pg_stat_activity).',
       'other CPU %: the rest of the machine busy during the phase (other processes, hypervisor steal); figures taken while it is high are noisy.',
     ],
     results,
@@ -456,7 +497,7 @@ async function main(): Promise<void> {
     '',
     table(results),
     '',
-    ...results.map((r) => `- ${r.database}: set up in ${r.setup_seconds} s; syncs answered ${r.rate.syncs_answered} (rate) / ${r.max.syncs_answered} (max); limited timelines ${r.rate.limited_timelines} / ${r.max.limited_timelines}; send errors ${r.rate.send_errors} / ${r.max.send_errors}; sends skipped (over ${MAX_OUTSTANDING} in flight) ${r.rate.sends_skipped}`),
+    ...results.map((r) => `- ${r.database}: set up in ${r.setup_seconds} s; syncs answered ${r.rate.syncs_answered} (rate) / ${r.max.syncs_answered} (max); limited timelines ${r.rate.limited_timelines} / ${r.max.limited_timelines} (their gaps read with /messages: ${r.rate.gap_events} / ${r.max.gap_events} deliveries); send errors ${r.rate.send_errors} / ${r.max.send_errors}; sends skipped (over ${MAX_OUTSTANDING} in flight) ${r.rate.sends_skipped}`),
     '',
     '## Aims',
     '',

@@ -54,6 +54,30 @@ export function postgresCpuSeconds(): number {
   return total;
 }
 
+/**
+ * CPU seconds spent by the PostgreSQL backends serving one database (its connections' processes,
+ * found in pg_stat_activity): the share of the database's work that one server causes, apart
+ * from whatever else the shared PostgreSQL serves. A backend that ends meanwhile is not counted.
+ */
+export async function databaseBackendsCpuSeconds(databaseUrl: string): Promise<number> {
+  const c = new pg.Client({ connectionString: databaseUrl });
+  await c.connect();
+  try {
+    const rows = (await c.query('SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()')).rows as Array<{ pid: number }>;
+    let total = 0;
+    for (const r of rows) {
+      try {
+        total += cpuSecondsOf(r.pid);
+      } catch {
+        // the backend ended
+      }
+    }
+    return total;
+  } finally {
+    await c.end();
+  }
+}
+
 /** CPU seconds the whole machine has spent busy (every core, idle and iowait left out). */
 export function machineBusySeconds(): number {
   const line = readFileSync('/proc/stat', 'utf8').split('\n')[0]!;

@@ -24,6 +24,7 @@ import { ReceiptsService } from './matrix/receipts/receipts-service.ts';
 import { RelationsService } from './matrix/relations/relations-service.ts';
 import type { RoomContext } from './matrix/rooms/context.ts';
 import * as membership from './matrix/rooms/membership.ts';
+import { RecentEvents } from './matrix/sync/recent-events.ts';
 import { SyncService } from './matrix/sync/sync-service.ts';
 import { EventWriter } from './matrix/timeline/append.ts';
 import { TimelineReader } from './matrix/timeline/read.ts';
@@ -87,6 +88,9 @@ export async function buildServices(config: Config, log: Logger, db: Knex, signi
   const ephemeralClock = new EphemeralClock();
   const typing = new TypingService(bus, ephemeralClock);
   const presence = new PresenceService({ db, bus, clock: ephemeralClock });
+  // The rooms' latest events in memory, for the syncs a send wakes (taken before they wake).
+  const recentEvents = new RecentEvents(db);
+  writer.onCommitted((events) => recentEvents.add(events));
   const accountData = new AccountDataService(db, bus);
   const rooms: RoomContext = { db, serverName: config.serverName, writer, accounts };
   const blobs = new FsBlobStore(path.join(config.dataDir, 'media'));
@@ -146,7 +150,15 @@ export async function buildServices(config: Config, log: Logger, db: Knex, signi
     rooms,
     typing,
     presence,
-    sync: new SyncService({ db, bus, typing, presence, counts: (userId, after) => push.counts(userId, after) }),
+    sync: new SyncService({
+      db,
+      bus,
+      typing,
+      presence,
+      counts: (userId, after) => push.counts(userId, after),
+      countsWithTail: (userId, rooms, tail) => push.countsWithTail(userId, rooms, tail),
+      recent: recentEvents,
+    }),
     accountData,
     receipts,
     relations: new RelationsService(db, reader),

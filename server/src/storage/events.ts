@@ -196,6 +196,13 @@ export async function findEventsByIds(db: Knex, eventIds: string[]): Promise<Sto
   return rows.map(fromRow);
 }
 
+/** The events at the given stream positions (a position names one event for good). */
+export async function findEventsAtPositions(db: Knex, positions: number[]): Promise<StoredEvent[]> {
+  if (positions.length === 0) return [];
+  const rows = await db('events').whereIn('stream_pos', positions).select(...COLUMNS, 'room_id');
+  return rows.map(fromRow);
+}
+
 /** The room's latest event: the single prev_event of the next one (the DAG is linear, no federation). */
 export async function latestRoomEvent(db: Knex, roomId: string): Promise<{ event_id: string; depth: number } | undefined> {
   const row = await db('events').where({ room_id: roomId }).orderBy('stream_pos', 'desc').first('event_id', 'depth');

@@ -8,6 +8,29 @@ import { nextStreamPos } from './stream.ts';
 
 const READ_RECEIPTS = `rc.receipt_type IN ('m.read', 'm.read.private')`;
 
+/**
+ * Columns for a query over a user's memberships `m` (storage/sync-queries.ts): the room's read
+ * position (read receipt, or the membership's position), its notifications and highlights after
+ * it (as notificationCounts), and the positions of the events of others above both it and the
+ * push worker's cursor (which the caller evaluates), for the rows where `when` holds.
+ * One parameter: the tail limit. Needs `rp` (READ_POS_LATERAL) and `pc` (PUSH_CURSOR_FROM).
+ */
+export const COUNT_COLUMNS = (when: string) => `
+       CASE WHEN ${when} THEN (SELECT count(*) FROM (SELECT 1 FROM event_push_actions pa
+          WHERE pa.user_id = m.user_id AND pa.room_id = m.room_id AND pa.event_stream_pos > rp.read_pos LIMIT 999) n) END AS count_notifications,
+       CASE WHEN ${when} THEN (SELECT count(*) FROM (SELECT 1 FROM event_push_actions pa
+          WHERE pa.user_id = m.user_id AND pa.room_id = m.room_id AND pa.event_stream_pos > rp.read_pos AND pa.highlight LIMIT 999) h) END AS count_highlights,
+       CASE WHEN ${when} THEN rp.read_pos END AS count_read_pos,
+       CASE WHEN ${when} THEN (SELECT json_agg(t.stream_pos ORDER BY t.stream_pos) FROM (
+          SELECT e.stream_pos FROM events e
+          WHERE e.room_id = m.room_id AND e.stream_pos > greatest(rp.read_pos, pc.cursor) AND e.sender <> m.user_id
+          ORDER BY e.stream_pos LIMIT ?) t) END AS count_tail`;
+export const READ_POS_LATERAL = (when: string) => `LEFT JOIN LATERAL (SELECT COALESCE((
+             SELECT max(rc.event_stream_pos) FROM receipts rc
+             WHERE rc.room_id = m.room_id AND rc.user_id = m.user_id AND ${READ_RECEIPTS}), m.stream_pos) AS read_pos
+           WHERE ${when}) rp ON true`;
+export const PUSH_CURSOR_FROM = `(SELECT stream_pos AS cursor FROM push_cursor WHERE id = 1) pc`;
+
 function json<T>(v: unknown): T {
   return (typeof v === 'string' ? JSON.parse(v) : v) as T;
 }

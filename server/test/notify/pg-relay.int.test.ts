@@ -56,4 +56,43 @@ describe.skipIf(testDatabaseKind() !== 'postgres')('two servers on one PostgreSQ
     const seen = onSecond.body.rooms?.join?.[roomId]?.ephemeral?.events?.find((e: { type: string }) => e.type === 'm.typing');
     expect(seen?.content.user_ids).toEqual([]);
   });
+
+  it('delivers every message of the other node once, and shows a redaction made there, though each node holds its own events in memory', async () => {
+    const start = (await bob.api.get('/_matrix/client/v3/sync?timeout=0')).body.next_batch as string;
+    const sent: string[] = [];
+    // Sends on both nodes; Bob (second node) long-polls until he has seen them all.
+    for (let i = 0; i < 6; i++) {
+      const via = i % 2 === 0 ? alice : bob;
+      const res = await via.api.put(`/_matrix/client/v3/rooms/${enc(roomId)}/send/m.room.message/two-${i}`, { msgtype: 'm.text', body: `m${i}` });
+      expect(res.status).toBe(200);
+      sent.push(res.body.event_id);
+    }
+    const seen: string[] = [];
+    let since = start;
+    for (let i = 0; i < 20 && seen.length < sent.length; i++) {
+      const res = await bob.api.get(`/_matrix/client/v3/sync?timeout=5000&since=${enc(since)}`);
+      expect(res.status).toBe(200);
+      for (const e of res.body.rooms.join[roomId]?.timeline.events ?? []) if (e.type === 'm.room.message') seen.push(e.event_id);
+      since = res.body.next_batch;
+    }
+    expect(seen).toEqual(sent);
+
+    // The first node redacts an event the second node holds: a sync over it on the second node
+    // shows it emptied, with the redaction.
+    const redaction = await alice.api.put(`/_matrix/client/v3/rooms/${enc(roomId)}/redact/${enc(sent[0]!)}/two-r`, {});
+    expect(redaction.status).toBe(200);
+    // Once the second node has heard of the redaction (its long-poll carries it)...
+    let heard = false;
+    for (let i = 0; i < 20 && !heard; i++) {
+      const res = await bob.api.get(`/_matrix/client/v3/sync?timeout=5000&since=${enc(since)}`);
+      heard = (res.body.rooms.join[roomId]?.timeline.events ?? []).some((e: { event_id: string }) => e.event_id === redaction.body.event_id);
+      since = res.body.next_batch;
+    }
+    expect(heard).toBe(true);
+    const again = await bob.api.get(`/_matrix/client/v3/sync?timeout=0&since=${enc(start)}`);
+    const events = again.body.rooms.join[roomId].timeline.events as Array<{ event_id: string; content: Record<string, unknown>; unsigned: Record<string, unknown> }>;
+    const redacted = events.find((e) => e.event_id === sent[0]);
+    expect(redacted?.content).toEqual({});
+    expect(redacted?.unsigned.redacted_because).toBeDefined();
+  });
 });

@@ -1,6 +1,6 @@
 import type { Knex } from 'knex';
 import * as deviceLists from '../../storage/device-lists.ts';
-import { e2eeOverview } from '../../storage/e2ee-sync.ts';
+import type { E2eeOverview } from '../../storage/e2ee-sync.ts';
 import * as toDeviceRepo from '../../storage/to-device.ts';
 
 export interface E2eeSyncSection {
@@ -16,40 +16,32 @@ export interface E2eeSyncSection {
 
 /**
  * The end-to-end encryption part of a /sync response for one device, between `since`
- * (undefined for an initial sync) and `upTo`. One query when nothing changed, started at once
- * so that it runs beside the rooms' query (on PostgreSQL, another pooled connection); the
- * messages and the changed users are read only when it flags some. Syncing from `since`
- * acknowledges the to-device messages up to it, which are then deleted.
- * `finish(roomsChanged)`: joins and leaves change device lists too; they come with room events.
+ * (undefined for an initial sync) and `upTo`, from the overview that the sync's rooms query
+ * read (storage/e2ee-sync.ts): the messages and the changed users are read only when it flags
+ * some. Syncing from `since` acknowledges the to-device messages up to it, which are then deleted.
  */
-export function startE2eeSync(
+export async function e2eeSyncSection(
   db: Knex,
   userId: string,
   deviceId: string,
   since: number | undefined,
   upTo: number,
-): { finish(roomsChanged: boolean): Promise<E2eeSyncSection> } {
+  o: E2eeOverview,
+): Promise<E2eeSyncSection> {
   const after = since ?? -1;
-  const overview = e2eeOverview(db, userId, deviceId, after, upTo);
-  // Awaited in finish(); a sync that fails before must not leave an unhandled rejection.
-  overview.catch(() => {});
+  if (o.hasAcknowledged && since !== undefined) await toDeviceRepo.deleteUpTo(db, userId, deviceId, since);
+  const messages = o.hasToDevice ? await toDeviceRepo.messagesFor(db, userId, deviceId, after, upTo) : [];
+  // An initial sync carries no device-list changes: the client queries the keys it needs.
+  // Without device-list changes nor membership moves in the window the delta is empty.
+  const lists =
+    since !== undefined && (o.hasDeviceListChanges || o.membersMoved) ? await deviceLists.deviceListDelta(db, userId, since, upTo) : { changed: [], left: [] };
   return {
-    async finish(roomsChanged) {
-      const o = await overview;
-      if (o.hasAcknowledged && since !== undefined) await toDeviceRepo.deleteUpTo(db, userId, deviceId, since);
-      const messages = o.hasToDevice ? await toDeviceRepo.messagesFor(db, userId, deviceId, after, upTo) : [];
-      // An initial sync carries no device-list changes: the client queries the keys it needs.
-      const lists =
-        since !== undefined && (o.hasDeviceListChanges || roomsChanged) ? await deviceLists.deviceListDelta(db, userId, since, upTo) : { changed: [], left: [] };
-      return {
-        empty: messages.length === 0 && lists.changed.length === 0 && lists.left.length === 0,
-        fields: {
-          to_device: { events: messages.map((m) => ({ sender: m.sender, type: m.type, content: m.content })) },
-          device_lists: lists,
-          device_one_time_keys_count: o.oneTimeKeyCounts,
-          device_unused_fallback_key_types: o.unusedFallbackTypes,
-        },
-      };
+    empty: messages.length === 0 && lists.changed.length === 0 && lists.left.length === 0,
+    fields: {
+      to_device: { events: messages.map((m) => ({ sender: m.sender, type: m.type, content: m.content })) },
+      device_lists: lists,
+      device_one_time_keys_count: o.oneTimeKeyCounts,
+      device_unused_fallback_key_types: o.unusedFallbackTypes,
     },
   };
 }

@@ -2,10 +2,12 @@ import type { Knex } from 'knex';
 import { invalidParam, MatrixError, missingParam } from '../../errors.ts';
 import type { NotifyBus } from '../../notify/bus.ts';
 import * as eventsRepo from '../../storage/events.ts';
+import type { StoredEvent } from '../../storage/events.ts';
 import * as pushRepo from '../../storage/push.ts';
 import type { OutboundGuard } from '../../crisis/channels/outbound-guard.ts';
 import { toClientEvents } from '../timeline/client-format.ts';
 import type { PushAction, PushRuleKind, PushRulesResponse } from './default-rules.ts';
+import type { PushOutcome } from './evaluator.ts';
 import { evaluateEvents } from './room-context.ts';
 import { changeRule, deleteRule, effectiveRules, emptyRules, findRule, putRule, type StoredRules } from './rule-set.ts';
 
@@ -25,6 +27,8 @@ export interface PusherInput {
 const MAX_PUSHERS_PER_USER = 20;
 /** Events evaluated at sync time when the worker lags (beyond: the worker's counts catch up). */
 const MAX_TAIL_EVENTS = 200;
+/** Outcomes of events above the worker's cursor kept for the syncs of their recipients. */
+const MAX_EVALUATED_EVENTS = 4096;
 
 export const PUSH_NOTIFY_PATH = '/_matrix/push/v1/notify';
 
@@ -33,6 +37,7 @@ export class PushService {
   readonly #db: Knex;
   readonly #bus: NotifyBus;
   readonly #guard: OutboundGuard;
+  readonly #evaluated = new Map<string, Promise<Map<string, PushOutcome>>>();
 
   constructor(db: Knex, bus: NotifyBus, guard: OutboundGuard) {
     this.#db = db;
@@ -156,18 +161,60 @@ export class PushService {
    */
   async counts(userId: string, after: Map<string, number>): Promise<Map<string, { notification_count: number; highlight_count: number }>> {
     const { cursor, rooms } = await pushRepo.notificationCounts(this.#db, userId, after);
-    const out = new Map<string, { notification_count: number; highlight_count: number }>();
-    for (const [r, c] of rooms) out.set(r, { notification_count: c.notifications, highlight_count: c.highlights });
+    let tail: StoredEvent[] = [];
     if (cursor < this.#bus.position) {
       const tailAfter = new Map<string, number>();
       for (const [r, c] of rooms) tailAfter.set(r, Math.max(c.readPos, cursor));
-      const tail = await pushRepo.eventsAfter(this.#db, userId, tailAfter, MAX_TAIL_EVENTS);
-      for (const { event, outcome } of await evaluateEvents(this.#db, tail, userId)) {
+      tail = await pushRepo.eventsAfter(this.#db, userId, tailAfter, MAX_TAIL_EVENTS);
+    }
+    return this.countsWithTail(userId, rooms, tail);
+  }
+
+  /**
+   * Notification counts from the stored actions (`rooms`, counted up to the worker's cursor) and
+   * the events of others above the cursor and the read position (`tail`), evaluated here.
+   */
+  async countsWithTail(userId: string, rooms: Map<string, pushRepo.RoomCounts>, tail: StoredEvent[]): Promise<Map<string, { notification_count: number; highlight_count: number }>> {
+    const out = new Map<string, { notification_count: number; highlight_count: number }>();
+    for (const [r, c] of rooms) out.set(r, { notification_count: c.notifications, highlight_count: c.highlights });
+    if (tail.length > 0) {
+      const outcomes = await this.#tailOutcomes(tail);
+      for (const event of tail) {
+        const outcome = outcomes.get(event.pdu.event_id)?.get(userId);
         const c = out.get(event.pdu.room_id);
-        if (!c) continue;
+        if (!c || !outcome) continue;
         c.notification_count = Math.min(999, c.notification_count + 1);
         if (outcome.highlight) c.highlight_count = Math.min(999, c.highlight_count + 1);
       }
+    }
+    return out;
+  }
+
+  /**
+   * The notifying outcomes of events the worker has not reached yet, per event and recipient.
+   * The members of a room all sync right after a send and all need its outcome: it is evaluated
+   * once per process for every recipient (the worker would give the same outcomes), not once per
+   * syncing user. Kept for a few thousand events; the worker's stored actions take over.
+   */
+  async #tailOutcomes(events: StoredEvent[]): Promise<Map<string, Map<string, PushOutcome>>> {
+    const missing = events.filter((e) => !this.#evaluated.has(e.pdu.event_id));
+    if (missing.length > 0) {
+      const evaluation = evaluateEvents(this.#db, missing).then((list) => {
+        const byEvent = new Map<string, Map<string, PushOutcome>>(missing.map((e) => [e.pdu.event_id, new Map()]));
+        for (const { event, userId, outcome } of list) byEvent.get(event.pdu.event_id)!.set(userId, outcome);
+        return byEvent;
+      });
+      for (const e of missing) {
+        const one = evaluation.then((m) => m.get(e.pdu.event_id)!);
+        one.catch(() => this.#evaluated.delete(e.pdu.event_id));
+        this.#evaluated.set(e.pdu.event_id, one);
+      }
+      while (this.#evaluated.size > MAX_EVALUATED_EVENTS) this.#evaluated.delete(this.#evaluated.keys().next().value!);
+    }
+    const out = new Map<string, Map<string, PushOutcome>>();
+    for (const e of events) {
+      const one = this.#evaluated.get(e.pdu.event_id);
+      if (one) out.set(e.pdu.event_id, await one);
     }
     return out;
   }

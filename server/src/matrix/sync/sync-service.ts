@@ -3,14 +3,16 @@ import type { NotifyBus } from '../../notify/bus.ts';
 import * as accountDataRepo from '../../storage/account-data.ts';
 import * as eventsRepo from '../../storage/events.ts';
 import * as membershipsRepo from '../../storage/memberships.ts';
+import type { RoomCounts } from '../../storage/push.ts';
 import * as receiptsRepo from '../../storage/receipts.ts';
 import * as syncQueries from '../../storage/sync-queries.ts';
-import { startE2eeSync } from '../keys/sync-section.ts';
+import { e2eeSyncSection } from '../keys/sync-section.ts';
 import { strippedState, type Viewer } from '../timeline/client-format.ts';
 import type { PresenceService } from '../presence/presence.ts';
 import type { TypingService } from '../typing/typing-service.ts';
 import { matchesEventFilter, roomAllowed, type Filter } from './filters.ts';
 import { roomTimeline, timelineLimit } from './joined-room.ts';
+import type { RecentEvents } from './recent-events.ts';
 import { roomSummaries } from './summary.ts';
 import { formatSyncToken, parseSyncToken, type SyncToken } from './tokens.ts';
 
@@ -34,6 +36,14 @@ export interface SyncDeps {
   presence?: PresenceService;
   /** Notification and highlight counts per room, after the given position unless read further. */
   counts: (userId: string, after: Map<string, number>) => Promise<Map<string, { notification_count: number; highlight_count: number }>>;
+  /**
+   * The rooms' latest events in memory: incremental syncs take the events of their window from
+   * here by position (one read of the database per node for those not held). Without it, every
+   * sync reads its events with its rooms query.
+   */
+  recent?: RecentEvents;
+  /** Notification counts from the rows the rooms query read (PushService.countsWithTail). */
+  countsWithTail?: (userId: string, rooms: Map<string, RoomCounts>, tail: eventsRepo.StoredEvent[]) => Promise<Map<string, { notification_count: number; highlight_count: number }>>;
 }
 
 /** Users whose joined rooms are remembered for long-polls (the oldest are forgotten first). */
@@ -95,18 +105,28 @@ export class SyncService {
     const { db, typing } = this.#deps;
     const filter = req.filter;
     const userId = viewer.userId;
-    const e2eeSection = startE2eeSync(db, userId, viewer.deviceId ?? '', since?.pos, now.pos);
-    // One query tells the rooms, which of them changed, their unread counts and latest events;
+    const recentEvents = since !== undefined && !req.fullState ? this.#deps.recent : undefined;
+    // One query tells the rooms, which of them changed, the positions of their latest events
+    // (or the events, when they are not taken from memory) and the device's encryption flags;
     // the rest is read only where needed.
-    const overview = await syncQueries.roomsOfUserWithChanges(
-      db,
+    const overview = await syncQueries.roomsOfUserWithChanges(db, {
       userId,
-      ['join', 'invite', 'leave', 'ban', 'knock'],
-      since?.pos ?? -1,
-      now.pos,
-      timelineLimit(filter) + 1,
-    );
+      deviceId: viewer.deviceId ?? '',
+      memberships: ['join', 'invite', 'leave', 'ban', 'knock'],
+      after: since?.pos ?? -1,
+      upTo: now.pos,
+      recentLimit: timelineLimit(filter) + 1,
+      withEvents: recentEvents === undefined,
+    });
     const memberships = overview.rooms;
+    if (recentEvents) {
+      const wanted = new Map<string, number[]>();
+      for (const m of memberships) if (m.positions && m.positions.length > 0) wanted.set(m.room_id, m.positions);
+      if (wanted.size > 0) {
+        const resolved = await recentEvents.resolve(wanted);
+        for (const m of memberships) if (wanted.has(m.room_id)) m.recent = resolved.get(m.room_id);
+      }
+    }
     const joinedIds = memberships.filter((m) => m.membership === 'join').map((m) => m.room_id);
     const watchRooms = new Set(joinedIds);
     const roomFilter = filter.room;
@@ -198,7 +218,7 @@ export class SyncService {
     // Notification counts for the rooms being sent: push rule outcomes after the read receipt.
     const roomsSent = Object.keys(join);
     if (roomsSent.length > 0) {
-      const counts = await this.#deps.counts(userId, new Map(roomsSent.map((r) => [r, joinedPos.get(r) ?? 0])));
+      const counts = await this.#counts(userId, roomsSent, memberships, joinedPos, recentEvents);
       const summaryRooms = roomsSent.filter((r) => needSummary.has(r));
       const summaries = summaryRooms.length > 0 ? await roomSummaries(db, userId, summaryRooms) : new Map<string, Record<string, unknown>>();
       for (const r of roomsSent) {
@@ -210,7 +230,7 @@ export class SyncService {
     const presence = await this.#presence(userId, since, filter);
     const roomsEmpty =
       roomsSent.length === 0 && Object.keys(invite).length === 0 && Object.keys(leave).length === 0 && globalAccountData.length === 0 && presence.length === 0;
-    const e2ee = await e2eeSection.finish(!roomsEmpty);
+    const e2ee = await e2eeSyncSection(db, userId, viewer.deviceId ?? '', since?.pos, now.pos, overview.e2ee);
     const empty = roomsEmpty && e2ee.empty;
     return {
       empty,
@@ -241,6 +261,42 @@ export class SyncService {
       .filter((p) => p.userId === userId || sharing.has(p.userId))
       .map((p) => ({ type: 'm.presence', sender: p.userId, content: p.content }));
     return filter.presence?.limit !== undefined ? events.slice(0, filter.presence.limit) : events;
+  }
+
+  /**
+   * Notification counts of the rooms sent: from the rows of the rooms query where it read them
+   * (rooms with events or receipts in the window), the others as before.
+   */
+  async #counts(
+    userId: string,
+    roomsSent: string[],
+    memberships: syncQueries.RoomWithChanges[],
+    joinedPos: Map<string, number>,
+    recentEvents: RecentEvents | undefined,
+  ): Promise<Map<string, { notification_count: number; highlight_count: number }>> {
+    const { countsWithTail, counts, db } = this.#deps;
+    const byRoom = new Map(memberships.map((m) => [m.room_id, m]));
+    const read = new Map<string, RoomCounts>();
+    const tail = new Map<string, number[]>();
+    const rest: string[] = [];
+    for (const r of roomsSent) {
+      const c = byRoom.get(r)?.counts;
+      if (countsWithTail && c) {
+        read.set(r, c);
+        if (c.tail.length > 0) tail.set(r, c.tail);
+      } else {
+        rest.push(r);
+      }
+    }
+    const out = new Map<string, { notification_count: number; highlight_count: number }>();
+    if (read.size > 0) {
+      const events = recentEvents
+        ? [...(await recentEvents.resolve(tail)).values()].flat()
+        : await eventsRepo.findEventsAtPositions(db, [...tail.values()].flat());
+      for (const [r, c] of await countsWithTail!(userId, read, events)) out.set(r, c);
+    }
+    if (rest.length > 0) for (const [r, c] of await counts(userId, new Map(rest.map((r) => [r, joinedPos.get(r) ?? 0])))) out.set(r, c);
+    return out;
   }
 }
 

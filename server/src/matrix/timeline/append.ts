@@ -97,6 +97,7 @@ export class EventWriter {
   #scheduled = false;
 
   readonly #listeners: Array<(events: Pdu[]) => void> = [];
+  readonly #committedListeners: Array<(events: eventsRepo.StoredEvent[]) => void> = [];
 
   constructor(deps: EventWriterDeps) {
     this.#deps = deps;
@@ -105,6 +106,14 @@ export class EventWriter {
   /** Called after each commit with the events written (alerts watch for reactions and replies). */
   onAppended(listener: (events: Pdu[]) => void): void {
     this.#listeners.push(listener);
+  }
+
+  /**
+   * Called after each commit, before waiting syncs are woken, with the events written and their
+   * stream positions (sync keeps the latest in memory: matrix/sync/recent-events.ts).
+   */
+  onCommitted(listener: (events: eventsRepo.StoredEvent[]) => void): void {
+    this.#committedListeners.push(listener);
   }
 
   append(roomId: string, events: NewEvent[], options: AppendOptions = {}): Promise<Pdu[]> {
@@ -185,12 +194,15 @@ export class EventWriter {
   async #commitBatch(batch: Request[]): Promise<Outcome[]> {
     const { db, bus } = this.#deps;
     let lastPos = 0;
+    let stored: eventsRepo.StoredEvent[] = [];
     const outcomes = await db.transaction((trx) =>
       this.#writeBatch(trx, batch).then((r) => {
         lastPos = r.lastPos;
+        stored = r.stored;
         return r.outcomes;
       }),
     );
+    if (stored.length > 0) for (const listener of this.#committedListeners) listener(stored);
     const rooms = new Set<string>();
     const users = new Set<string>();
     outcomes.forEach((o, i) => {
@@ -206,7 +218,7 @@ export class EventWriter {
     return outcomes;
   }
 
-  async #writeBatch(trx: Knex.Transaction, batch: Request[]): Promise<{ outcomes: Outcome[]; lastPos: number }> {
+  async #writeBatch(trx: Knex.Transaction, batch: Request[]): Promise<{ outcomes: Outcome[]; lastPos: number; stored: eventsRepo.StoredEvent[] }> {
     const roomIds = [...new Set(batch.map((r) => r.roomId))];
     // One writer per room at a time, also across processes sharing a PostgreSQL; the locks are
     // taken in one order (by hash) so that two batches never wait for each other.
@@ -302,7 +314,8 @@ export class EventWriter {
       throw new TxnRace();
     }
     for (const [i, first] of sameAs) outcomes[i] = outcomes[first]!.ok ? { ...(outcomes[first] as Outcome & { ok: true }), replayed: true } : outcomes[first];
-    return { outcomes: outcomes as Outcome[], lastPos: positions.at(-1) ?? 0 };
+    const stored = rows.map((r, i) => ({ pdu: r.pdu, streamPos: positions[i]!, redactedBy: null, txn: r.txn }));
+    return { outcomes: outcomes as Outcome[], lastPos: positions.at(-1) ?? 0, stored };
   }
 
   /** Builds, checks and signs the events of one request on top of `cursor`, which it advances on success. */
