@@ -70,6 +70,28 @@ export async function upsertAccount(
     .merge(['source', 'external_id', 'disabled', 'attributes', 'missing_syncs', 'updated_ts', ...(row.scim_external_id !== undefined ? ['scim_external_id' as const] : [])]);
 }
 
+/** upsertAccount for many accounts: one statement per 500 (missing counters back to 0). */
+export async function upsertAccounts(
+  db: Knex,
+  rows: Array<Pick<DirectoryAccountRow, 'user_id' | 'source' | 'external_id' | 'disabled' | 'attributes'>>,
+): Promise<void> {
+  const now = Date.now();
+  for (let i = 0; i < rows.length; i += 500) {
+    const chunk = rows.slice(i, i + 500).map((r) => ({ ...r, attributes: JSON.stringify(r.attributes), missing_syncs: 0, updated_ts: now }));
+    await db('directory_accounts').insert(chunk).onConflict('user_id').merge(['source', 'external_id', 'disabled', 'attributes', 'missing_syncs', 'updated_ts']);
+  }
+}
+
+/** The directory groups (attributes.groups) of some accounts, by user id. */
+export async function groupsOfAccounts(db: Knex, userIds: string[]): Promise<Map<string, string[]>> {
+  const out = new Map<string, string[]>();
+  for (let i = 0; i < userIds.length; i += 5000) {
+    const rows: Array<{ user_id: string; attributes: DirectoryAttributes | string }> = await db('directory_accounts').whereIn('user_id', userIds.slice(i, i + 5000)).select('user_id', 'attributes');
+    for (const r of rows) out.set(r.user_id, (typeof r.attributes === 'string' ? (JSON.parse(r.attributes) as DirectoryAttributes) : r.attributes).groups ?? []);
+  }
+  return out;
+}
+
 export async function setMissingSyncs(db: Knex, userIds: string[], missing: number): Promise<void> {
   for (let i = 0; i < userIds.length; i += 5000) {
     await db('directory_accounts').whereIn('user_id', userIds.slice(i, i + 5000)).update({ missing_syncs: missing });
@@ -173,4 +195,34 @@ export async function deletePushSubscriptions(db: Knex, userId: string, deviceId
   const q = db('push_subscriptions').where({ user_id: userId });
   if (deviceIds !== 'all') q.whereIn('device_id', deviceIds);
   return q.delete();
+}
+
+/**
+ * Takes the claim on a kind of sync (one run at a time across every node on the database):
+ * granted when nobody holds it or the holder's lease ran out (a node that died). With a `slot`
+ * (a scheduled run: the tick's time), only if no run claimed that slot or a later one, so that
+ * nodes firing the same tick run it once. One statement: concurrent claims are decided by
+ * PostgreSQL's row lock on the claim row.
+ */
+export async function claimSync(db: Knex, name: string, holder: string, now: number, leaseMs: number, slot?: number): Promise<boolean> {
+  const res = await db.raw(
+    `INSERT INTO directory_sync_claims AS c (name, holder, expires_ts, last_slot) VALUES (?, ?, ?, ?)
+     ON CONFLICT (name) DO UPDATE
+        SET holder = excluded.holder, expires_ts = excluded.expires_ts, last_slot = COALESCE(excluded.last_slot, c.last_slot)
+      WHERE (c.holder IS NULL OR c.expires_ts < ?)
+        AND (excluded.last_slot IS NULL OR c.last_slot IS NULL OR c.last_slot < excluded.last_slot)
+     RETURNING holder`,
+    [name, holder, now + leaseMs, slot ?? null, now],
+  );
+  return (res.rows as Array<{ holder: string }>).some((r) => r.holder === holder);
+}
+
+/** Extends the holder's lease; false when the claim is no longer theirs. */
+export async function renewSyncClaim(db: Knex, name: string, holder: string, now: number, leaseMs: number): Promise<boolean> {
+  const rows = await db('directory_sync_claims').where({ name, holder }).update({ expires_ts: now + leaseMs }).returning('name');
+  return rows.length > 0;
+}
+
+export async function releaseSyncClaim(db: Knex, name: string, holder: string): Promise<void> {
+  await db('directory_sync_claims').where({ name, holder }).update({ holder: null, expires_ts: 0 }).returning('name');
 }
