@@ -11,7 +11,7 @@ import type { AlertService } from '../alerts/alert-service.ts';
 import type { DirectoryConfig } from './directory-config.ts';
 import type { DirectoryLifecycle } from './lifecycle.ts';
 import { LdapSource, type DirectorySnapshot } from './ldap-source.ts';
-import { attributesOf, planSync, type SyncPlan } from './sync-planner.ts';
+import { accountsToRead, attributesOf, planSync, type PlannedAccount, type SyncPlan } from './sync-planner.ts';
 
 export interface SyncRequest {
   dryRun: boolean;
@@ -179,7 +179,14 @@ export class DirectorySync {
     }
     const { db } = this.#s;
     const lc = this.#cfg.lifecycle;
-    const known = await directoryRepo.accountsOfSource(db, 'ldap');
+    const userIdOf = (login: string) => this.#lifecycle.userIdOf(login);
+    const known: PlannedAccount[] = await directoryRepo.compactAccountsOfSource(db, 'ldap');
+    // The stored attributes are read only where the fingerprints differ (changed people).
+    const toRead = await directoryRepo.attributesOfAccounts(db, accountsToRead(snapshot?.people ?? [], known, userIdOf));
+    for (const k of known) {
+      const attributes = toRead.get(k.user_id);
+      if (attributes) k.attributes = attributes;
+    }
     const groupMembers = await directoryRepo.groupsOfSource(db, 'ldap');
     const people = snapshot?.people ?? [];
     const knownIds = new Set(known.map((k) => k.user_id));

@@ -1,8 +1,14 @@
 import type { Knex } from 'knex';
 
 // The audit log (administrative reads of someone else's data, device revocations, directory
-// lifecycle actions) and the claim that keeps one LDAP sync running at a time across nodes.
+// lifecycle actions), the claim that keeps one LDAP sync running at a time across nodes, and a
+// fingerprint of each directory account's attributes (a sync of 100,000 people compares
+// fingerprints, and reads the attributes of the few that differ).
 export async function up(db: Knex): Promise<void> {
+  await db.schema.alterTable('directory_accounts', (t) => {
+    t.text('fingerprint');
+  });
+
   await db.schema.createTable('audit_log', (t) => {
     t.bigIncrements('audit_id');
     t.bigInteger('ts').notNullable();
@@ -27,4 +33,7 @@ export async function up(db: Knex): Promise<void> {
 export async function down(db: Knex): Promise<void> {
   await db.schema.dropTableIfExists('directory_sync_claims');
   await db.schema.dropTableIfExists('audit_log');
+  await db.schema.alterTable('directory_accounts', (t) => {
+    t.dropColumn('fingerprint');
+  });
 }
