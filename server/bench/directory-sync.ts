@@ -14,6 +14,8 @@
  *
  * Settings (environment): BENCH_PEOPLE=100000  BENCH_GROUPS=500  BENCH_ROOMS=10
  *   BENCH_DB=pglite|postgres  BENCH_PG_URL=postgres://postgres@127.0.0.1:5432/test  BENCH_OUT=<dir>
+ *   BENCH_NODE_ARGS="--max-semi-space-size=4" (flags for the server's node)  MALLOC_ARENA_MAX=2
+ *   BENCH_KEEP_LOG=1 (print where the server's log is)
  */
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -123,7 +125,7 @@ async function main(): Promise<void> {
     const onePercent = await sync();
     resetPeak();
     const mem = { peakRssMb: peakOfRuns };
-    const result = { people: PEOPLE, groups: GROUPS, database: KIND, ldap_load_s: loadS, first_sync: first, no_change_resync: noChange, one_percent_resync: onePercent, rooms: ROOMS, rss_before_sync_mb: Math.round(rssBefore), peak_rss_mb: Math.round(mem.peakRssMb), cpus: os.cpus().length };
+    const result = { people: PEOPLE, groups: GROUPS, database: KIND, ldap_load_s: loadS, first_sync: first, no_change_resync: noChange, one_percent_resync: onePercent, rooms: ROOMS, node_args: nodeArgs.join(' '), malloc_arena_max: process.env.MALLOC_ARENA_MAX ?? null, rss_before_sync_mb: Math.round(rssBefore), peak_rss_mb: Math.round(mem.peakRssMb), cpus: os.cpus().length };
     mkdirSync(OUT, { recursive: true });
     writeFileSync(path.join(OUT, 'directory-sync.json'), `${JSON.stringify(result, null, 2)}\n`);
     writeFileSync(
@@ -138,7 +140,8 @@ async function main(): Promise<void> {
             return `| ${name} | ${x.seconds.toFixed(1)} | ${x.server_cpu_s.toFixed(1)} | ${x.postgres_cpu_s.toFixed(1)} | ${((x.server_cpu_s * 1000) / PEOPLE).toFixed(3)} | ${x.peak_rss_mb} | ${x.created} | ${x.updated} | ${x.errors} | ${x.load_avg.join(' ')} |`;
           })
           .join('\n') +
-        `\n\nServer RSS before the first sync: ${Math.round(rssBefore)} MB; peak RSS from there to the end: ${Math.round(mem.peakRssMb)} MB. Loading slapd took ${loadS.toFixed(1)} s.\n`,
+        `\n\nServer RSS before the first sync: ${Math.round(rssBefore)} MB; peak RSS from there to the end: ${Math.round(mem.peakRssMb)} MB. Loading slapd took ${loadS.toFixed(1)} s.\n` +
+        `Server settings: node ${nodeArgs.join(' ') || '(no flags)'}, MALLOC_ARENA_MAX ${process.env.MALLOC_ARENA_MAX ?? '(unset)'}.\n`,
     );
     process.stdout.write(`${JSON.stringify(result)}\n`);
   } finally {
