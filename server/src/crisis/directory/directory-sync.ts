@@ -45,7 +45,8 @@ export interface SyncReport {
     suspend: Array<{ user_id: string; display_name: string | null }>;
     deprovision: Array<{ user_id: string; display_name: string | null }>;
     missing: Array<{ user_id: string; display_name: string | null; missing_syncs: number }>;
-    groups: Array<{ group: string; added: string[]; removed: string[] }>;
+    /** Members added and removed, by name up to MAX_GROUP_NAMES in all; beyond, counts only (`*_count`, `truncated`). */
+    groups: Array<{ group: string; added: string[]; removed: string[]; added_count?: number; removed_count?: number; truncated?: true }>;
     skipped: Array<{ login: string; reason: string }>;
   };
   warnings: string[];
@@ -66,6 +67,8 @@ const CLAIM_LEASE_MS = 120_000;
 const CLAIM = 'ldap';
 
 const MAX_LISTED = 1000; // names kept per list in a report; the counts stay exact
+/** Member names kept over all groups of a report (a first sync adds everybody to their groups). */
+const MAX_GROUP_NAMES = 10_000;
 /** People written per transaction when creating, updating or refreshing accounts. */
 const BATCH = 500;
 
@@ -337,6 +340,18 @@ export class DirectorySync {
   }
 }
 
+/** The group changes of a report: names up to `budget` in all, then counts only. */
+export function groupsSummary(groups: SyncPlan['groups'], budget = MAX_GROUP_NAMES): SyncReport['plan']['groups'] {
+  return groups.map((g) => {
+    const added = g.added.slice(0, Math.max(0, budget));
+    budget -= added.length;
+    const removed = g.removed.slice(0, Math.max(0, budget));
+    budget -= removed.length;
+    if (added.length === g.added.length && removed.length === g.removed.length) return { group: g.group, added, removed };
+    return { group: g.group, added, removed, added_count: g.added.length, removed_count: g.removed.length, truncated: true as const };
+  });
+}
+
 function chunks<T>(list: T[], size: number): T[][] {
   const out: T[][] = [];
   for (let i = 0; i < list.length; i += size) out.push(list.slice(i, i + size));
@@ -362,7 +377,7 @@ function summarise(plan: SyncPlan): SyncReport['plan'] {
     suspend: names(plan.suspend),
     deprovision: names(plan.deprovision),
     missing: plan.missing.slice(0, MAX_LISTED).map((x) => ({ user_id: x.user_id, display_name: x.display_name, missing_syncs: x.missing_syncs })),
-    groups: plan.groups.slice(0, MAX_LISTED),
+    groups: groupsSummary(plan.groups.slice(0, MAX_LISTED)),
     skipped: plan.skipped.slice(0, MAX_LISTED),
   };
 }
