@@ -42,6 +42,7 @@ function printPlan(r: SyncReport): void {
   for (const g of r.plan.groups) {
     if (g.added.length > 0) out(`  group ${g.group}: + ${g.added.join(', ')}`);
     if (g.removed.length > 0) out(`  group ${g.group}: - ${g.removed.join(', ')}`);
+    if (g.truncated) out(`  group ${g.group}: ${g.added_count} added, ${g.removed_count} removed in all (names left out of the report)`);
   }
   for (const s of r.plan.skipped) out(`  skipped      ${s.login}: ${s.reason}`);
   for (const w of r.warnings) out(`  warning      ${w}`);

@@ -7,6 +7,7 @@ import { alertCommands } from './alert.ts';
 import { userCommands } from './user.ts';
 import { directoryCommands } from './directory.ts';
 import { deviceCommands } from './device.ts';
+import { auditCommands } from './audit.ts';
 
 /** One line on stderr and a non-zero exit: what an operator needs when a command fails. */
 export function fail(message: string): never {
@@ -27,6 +28,7 @@ userCommands(program, loadConfigOrFail);
 alertCommands(program, loadConfigOrFail);
 directoryCommands(program, loadConfigOrFail);
 deviceCommands(program, loadConfigOrFail);
+auditCommands(program, loadConfigOrFail);
 
 function loadConfigOrFail() {
   try {

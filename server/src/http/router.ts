@@ -33,6 +33,7 @@ import type { CrisisServices } from '../crisis/crisis-services.ts';
 import type { RouteDef } from './route.ts';
 import type { SocketRoute } from './websocket.ts';
 import { liveAlertRoute } from '../crisis/alerts/live.ts';
+import { auditRoutes } from '../audit/routes.ts';
 
 /** Every route of the server, in one list: the API surface at a glance. */
 export function allRoutes(s: Services, c: CrisisServices): RouteDef[] {
@@ -41,6 +42,7 @@ export function allRoutes(s: Services, c: CrisisServices): RouteDef[] {
     ...audienceRoutes(s, c),
     ...channelRoutes(s.db, c, s.config.file.outbound_allow_ranges ?? []),
     ...directoryRoutes(c),
+    ...auditRoutes(s),
     ...scimRoutes(c),
     ...logbookRoutes(s),
     ...discoveryRoutes(s),

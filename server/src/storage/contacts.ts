@@ -13,6 +13,13 @@ export async function upsertContacts(db: Knex, row: ContactRow): Promise<void> {
   await db('user_contacts').insert(row).onConflict('user_id').merge(['email', 'phone', 'language', 'source', 'updated_ts']);
 }
 
+/** The same as upsertContacts for many people, in one statement per 1000. */
+export async function upsertManyContacts(db: Knex, rows: ContactRow[]): Promise<void> {
+  for (let i = 0; i < rows.length; i += 1000) {
+    await db('user_contacts').insert(rows.slice(i, i + 1000)).onConflict('user_id').merge(['email', 'phone', 'language', 'source', 'updated_ts']);
+  }
+}
+
 export async function contactsOf(db: Knex, userIds: string[]): Promise<Map<string, ContactRow>> {
   const out = new Map<string, ContactRow>();
   for (let i = 0; i < userIds.length; i += 5000) {

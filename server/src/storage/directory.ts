@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { Knex } from 'knex';
 
 /** What the directory last said about an account: compared with the next read. */
@@ -21,6 +22,43 @@ export interface DirectoryAccountRow {
   offline_hash: string | null;
   offline_verified_ts: number | null;
   updated_ts: number;
+}
+
+/** A short digest of what the directory said (stored with the row, compared by the next sync). */
+export function fingerprintOf(a: DirectoryAttributes): string {
+  return createHash('sha1').update(JSON.stringify([a.displayName, a.email, a.phone, a.language, a.timeZone, a.groups])).digest('base64');
+}
+
+/**
+ * What an LDAP sync needs to know of an account to plan, kept small (100,000 of them are held
+ * during a run): the attributes themselves are read only for accounts whose fingerprint differs.
+ */
+export interface CompactAccount {
+  user_id: string;
+  external_id: string;
+  missing_syncs: number;
+  disabled: boolean;
+  deactivated: boolean;
+  suspended: boolean;
+  display_name: string | null;
+  fingerprint: string | null;
+}
+
+export async function compactAccountsOfSource(db: Knex, source: 'ldap' | 'scim'): Promise<CompactAccount[]> {
+  return db('directory_accounts as d')
+    .join('users as u', 'u.user_id', 'd.user_id')
+    .where('d.source', source)
+    .select('d.user_id', 'd.external_id', 'd.missing_syncs', 'd.disabled', 'u.deactivated', 'u.suspended', db.raw(`d.attributes->>'displayName' AS display_name`), 'd.fingerprint');
+}
+
+/** The stored attributes of some accounts. */
+export async function attributesOfAccounts(db: Knex, userIds: string[]): Promise<Map<string, DirectoryAttributes>> {
+  const out = new Map<string, DirectoryAttributes>();
+  for (let i = 0; i < userIds.length; i += 5000) {
+    const rows: Array<{ user_id: string; attributes: DirectoryAttributes | string }> = await db('directory_accounts').whereIn('user_id', userIds.slice(i, i + 5000)).select('user_id', 'attributes');
+    for (const r of rows) out.set(r.user_id, typeof r.attributes === 'string' ? (JSON.parse(r.attributes) as DirectoryAttributes) : r.attributes);
+  }
+  return out;
 }
 
 /** A directory account with the account's own state. */
@@ -65,9 +103,31 @@ export async function upsertAccount(
   row: Pick<DirectoryAccountRow, 'user_id' | 'source' | 'external_id' | 'disabled' | 'attributes'> & { scim_external_id?: string | null },
 ): Promise<void> {
   await db('directory_accounts')
-    .insert({ ...row, attributes: JSON.stringify(row.attributes), missing_syncs: 0, updated_ts: Date.now() })
+    .insert({ ...row, attributes: JSON.stringify(row.attributes), fingerprint: fingerprintOf(row.attributes), missing_syncs: 0, updated_ts: Date.now() })
     .onConflict('user_id')
-    .merge(['source', 'external_id', 'disabled', 'attributes', 'missing_syncs', 'updated_ts', ...(row.scim_external_id !== undefined ? ['scim_external_id' as const] : [])]);
+    .merge(['source', 'external_id', 'disabled', 'attributes', 'fingerprint', 'missing_syncs', 'updated_ts', ...(row.scim_external_id !== undefined ? ['scim_external_id' as const] : [])]);
+}
+
+/** upsertAccount for many accounts: one statement per 500 (missing counters back to 0). */
+export async function upsertAccounts(
+  db: Knex,
+  rows: Array<Pick<DirectoryAccountRow, 'user_id' | 'source' | 'external_id' | 'disabled' | 'attributes'>>,
+): Promise<void> {
+  const now = Date.now();
+  for (let i = 0; i < rows.length; i += 500) {
+    const chunk = rows.slice(i, i + 500).map((r) => ({ ...r, attributes: JSON.stringify(r.attributes), fingerprint: fingerprintOf(r.attributes), missing_syncs: 0, updated_ts: now }));
+    await db('directory_accounts').insert(chunk).onConflict('user_id').merge(['source', 'external_id', 'disabled', 'attributes', 'fingerprint', 'missing_syncs', 'updated_ts']);
+  }
+}
+
+/** The directory groups (attributes.groups) of some accounts, by user id. */
+export async function groupsOfAccounts(db: Knex, userIds: string[]): Promise<Map<string, string[]>> {
+  const out = new Map<string, string[]>();
+  for (let i = 0; i < userIds.length; i += 5000) {
+    const rows: Array<{ user_id: string; attributes: DirectoryAttributes | string }> = await db('directory_accounts').whereIn('user_id', userIds.slice(i, i + 5000)).select('user_id', 'attributes');
+    for (const r of rows) out.set(r.user_id, (typeof r.attributes === 'string' ? (JSON.parse(r.attributes) as DirectoryAttributes) : r.attributes).groups ?? []);
+  }
+  return out;
 }
 
 export async function setMissingSyncs(db: Knex, userIds: string[], missing: number): Promise<void> {
@@ -173,4 +233,34 @@ export async function deletePushSubscriptions(db: Knex, userId: string, deviceId
   const q = db('push_subscriptions').where({ user_id: userId });
   if (deviceIds !== 'all') q.whereIn('device_id', deviceIds);
   return q.delete();
+}
+
+/**
+ * Takes the claim on a kind of sync (one run at a time across every node on the database):
+ * granted when nobody holds it or the holder's lease ran out (a node that died). With a `slot`
+ * (a scheduled run: the tick's time), only if no run claimed that slot or a later one, so that
+ * nodes firing the same tick run it once. One statement: concurrent claims are decided by
+ * PostgreSQL's row lock on the claim row.
+ */
+export async function claimSync(db: Knex, name: string, holder: string, now: number, leaseMs: number, slot?: number): Promise<boolean> {
+  const res = await db.raw(
+    `INSERT INTO directory_sync_claims AS c (name, holder, expires_ts, last_slot) VALUES (?, ?, ?, ?)
+     ON CONFLICT (name) DO UPDATE
+        SET holder = excluded.holder, expires_ts = excluded.expires_ts, last_slot = COALESCE(excluded.last_slot, c.last_slot)
+      WHERE (c.holder IS NULL OR c.expires_ts < ?)
+        AND (excluded.last_slot IS NULL OR c.last_slot IS NULL OR c.last_slot < excluded.last_slot)
+     RETURNING holder`,
+    [name, holder, now + leaseMs, slot ?? null, now],
+  );
+  return (res.rows as Array<{ holder: string }>).some((r) => r.holder === holder);
+}
+
+/** Extends the holder's lease; false when the claim is no longer theirs. */
+export async function renewSyncClaim(db: Knex, name: string, holder: string, now: number, leaseMs: number): Promise<boolean> {
+  const rows = await db('directory_sync_claims').where({ name, holder }).update({ expires_ts: now + leaseMs }).returning('name');
+  return rows.length > 0;
+}
+
+export async function releaseSyncClaim(db: Knex, name: string, holder: string): Promise<void> {
+  await db('directory_sync_claims').where({ name, holder }).update({ holder: null, expires_ts: 0 }).returning('name');
 }

@@ -19,6 +19,30 @@ export async function insertUser(db: Knex, row: Omit<UserRow, 'deactivated' | 's
   return inserted.length > 0;
 }
 
+/** Inserts many accounts in one statement; returns the ids inserted (an id already taken is left alone). */
+export async function insertUsers(db: Knex, rows: Array<Omit<UserRow, 'deactivated' | 'suspended' | 'origin'> & { origin?: string }>): Promise<Set<string>> {
+  if (rows.length === 0) return new Set();
+  const inserted: Array<{ user_id: string }> = await db('users').insert(rows).onConflict('user_id').ignore().returning('user_id');
+  return new Set(inserted.map((r) => r.user_id));
+}
+
+/** Sets the display name of many accounts in one statement. */
+export async function setDisplayNames(db: Knex, names: Array<{ user_id: string; displayname: string }>): Promise<void> {
+  if (names.length === 0) return;
+  await db.raw(
+    `UPDATE users AS u SET displayname = v.displayname
+       FROM jsonb_to_recordset(?::jsonb) AS v(user_id text, displayname text)
+      WHERE u.user_id = v.user_id`,
+    [JSON.stringify(names)],
+  );
+}
+
+/** Active administrators (the recipients of the server's own warnings). */
+export async function listAdmins(db: Knex): Promise<string[]> {
+  const rows: Array<{ user_id: string }> = await db('users').where({ admin: true, deactivated: false }).orderBy('user_id').select('user_id');
+  return rows.map((r) => r.user_id);
+}
+
 export async function findUser(db: Knex, userId: string): Promise<UserRow | undefined> {
   return db('users').where({ user_id: userId }).first();
 }

@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
 import { z } from 'zod';
+import { recordAudit } from '../../audit/audit-log.ts';
 import { notFound } from '../../errors.ts';
 import type { Logger } from '../../logger.ts';
 import * as contactsRepo from '../../storage/contacts.ts';
@@ -40,7 +41,7 @@ export class ContactsService {
   /** An administrative read of someone else's data: audit-logged. */
   async get(adminId: string, userId: string): Promise<Record<string, unknown>> {
     const row = (await contactsRepo.contactsOf(this.#db, [userId])).get(userId);
-    this.#log.info({ audit: 'contacts.read', by: adminId, subject: userId }, 'administrative read');
+    if (adminId !== userId) await recordAudit(this.#db, this.#log, { actor: adminId, action: 'contacts.read', target_user: userId, details: { found: row !== undefined } });
     if (!row) throw notFound('No contacts for this user.');
     return { email: row.email, phone: row.phone, language: row.language, source: row.source };
   }

@@ -1,4 +1,5 @@
 import type { Knex } from 'knex';
+import { recordAudit } from '../../audit/audit-log.ts';
 import { notFound } from '../../errors.ts';
 import type { Requester } from '../../http/route.ts';
 import type { Logger } from '../../logger.ts';
@@ -30,7 +31,7 @@ export class DeviceAdminService {
   async list(admin: Requester, userId: string): Promise<Array<Record<string, unknown>>> {
     await this.#requireUser(userId);
     const devices = await devicesRepo.listDevices(this.#db, userId);
-    if (admin.userId !== userId) this.#log.info({ audit: 'devices.read', by: admin.userId, subject: userId }, 'administrative read');
+    if (admin.userId !== userId) await recordAudit(this.#db, this.#log, { actor: admin.userId, action: 'devices.read', target_user: userId, details: { devices: devices.length } });
     return devices.map((d) => ({
       device_id: d.device_id,
       display_name: d.display_name,
@@ -48,9 +49,11 @@ export class DeviceAdminService {
     if (deviceIds !== 'all' && targets.length === 0) throw notFound('Unknown device.');
     await this.#accounts.removeDevices(userId, deviceIds === 'all' ? 'all' : targets);
     await directoryRepo.deletePushSubscriptions(this.#db, userId, deviceIds === 'all' ? 'all' : targets);
-    for (const device of targets) {
-      this.#log.info({ audit: 'device.revoke', by: admin.userId, subject: userId, device }, 'device revoked by an administrator');
-    }
+    await recordAudit(
+      this.#db,
+      this.#log,
+      targets.map((device) => ({ actor: admin.userId, action: 'device.revoke', target_user: userId, details: { device_id: device, all: deviceIds === 'all' } })),
+    );
     return targets;
   }
 }

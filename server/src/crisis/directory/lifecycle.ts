@@ -1,3 +1,4 @@
+import { recordAudit } from '../../audit/audit-log.ts';
 import { userInUse } from '../../errors.ts';
 import type { Logger } from '../../logger.ts';
 import { validateLocalpart, userIdOf } from '../../matrix/auth/user-ids.ts';
@@ -56,6 +57,49 @@ export class DirectoryLifecycle {
     this.#log.info({ audit: 'directory.provision', source, subject: userId }, 'account provisioned from the directory');
   }
 
+  /**
+   * provision() for many people in one transaction (the sync passes batches of a few hundred):
+   * one statement each for the accounts, their directory rows and their contacts. Directory
+   * accounts have no local password, so no hash is computed. Returns one line per person who
+   * could not be created (a local account already has the name).
+   */
+  async provisionMany(source: Source, people: Array<{ externalId: string; userId: string; attrs: DirectoryAttributes }>): Promise<string[]> {
+    if (people.length === 0) return [];
+    const now = Date.now();
+    const created = await this.#s.db.transaction(async (trx) => {
+      const inserted = await usersRepo.insertUsers(
+        trx,
+        people.map((p) => {
+          const localpart = p.userId.slice(1, p.userId.indexOf(':'));
+          return { user_id: p.userId, localpart, password_hash: null, admin: false, displayname: p.attrs.displayName ?? localpart, avatar_url: null, created_ts: now, origin: source };
+        }),
+      );
+      const mine = people.filter((p) => inserted.has(p.userId));
+      await directoryRepo.upsertAccounts(trx, mine.map((p) => ({ user_id: p.userId, source, external_id: p.externalId, disabled: false, attributes: p.attrs })));
+      await contactsRepo.upsertManyContacts(trx, mine.map((p) => contactRow(p.userId, p.attrs, source, now)));
+      return mine.map((p) => p.userId);
+    });
+    if (created.length > 0) this.#log.info({ audit: 'directory.provision', source, subjects: created }, `${created.length} accounts provisioned from the directory`);
+    const done = new Set(created);
+    return people.filter((p) => !done.has(p.userId)).map((p) => `create ${p.userId}: User ID already taken.`);
+  }
+
+  /**
+   * update() for many people whose changed fields are known (the sync's plan): one transaction
+   * for the rows, then the new names go into their rooms (member events, one user at a time).
+   */
+  async updateMany(source: Source, people: Array<{ externalId: string; userId: string; attrs: DirectoryAttributes; renamed: boolean }>): Promise<void> {
+    if (people.length === 0) return;
+    const now = Date.now();
+    const renamed = people.filter((p) => p.renamed && p.attrs.displayName);
+    await this.#s.db.transaction(async (trx) => {
+      await directoryRepo.upsertAccounts(trx, people.map((p) => ({ user_id: p.userId, source, external_id: p.externalId, disabled: false, attributes: p.attrs })));
+      await usersRepo.setDisplayNames(trx, renamed.map((p) => ({ user_id: p.userId, displayname: p.attrs.displayName! })));
+      await contactsRepo.upsertManyContacts(trx, people.map((p) => contactRow(p.userId, p.attrs, source, now)));
+    });
+    for (const p of renamed) await membership.refreshProfileInRooms(this.#s.rooms, p.userId);
+  }
+
   /** Profile and channel addresses follow the directory. */
   async update(source: Source, externalId: string, userId: string, attrs: DirectoryAttributes, disabled: boolean, scimExternalId?: string | null): Promise<void> {
     const { db } = this.#s;
@@ -69,14 +113,7 @@ export class DirectoryLifecycle {
   }
 
   async #writeContacts(userId: string, attrs: DirectoryAttributes, source: Source): Promise<void> {
-    await contactsRepo.upsertContacts(this.#s.db, {
-      user_id: userId,
-      email: attrs.email,
-      phone: attrs.phone,
-      language: attrs.language,
-      source,
-      updated_ts: Date.now(),
-    });
+    await contactsRepo.upsertContacts(this.#s.db, contactRow(userId, attrs, source, Date.now()));
   }
 
   /** Disabled in the directory: no login, no alerts, every device out; memberships are kept. */
@@ -84,7 +121,8 @@ export class DirectoryLifecycle {
     await directoryRepo.setSuspended(this.#s.db, userId, true);
     await this.#s.accounts.removeDevices(userId, 'all');
     await directoryRepo.deletePushSubscriptions(this.#s.db, userId, 'all');
-    this.#log.info({ audit: 'directory.suspend', subject: userId, why }, 'account suspended');
+    // Every device revoked: an audit entry, as for an administrator's revocation.
+    await recordAudit(this.#s.db, this.#log, { actor: 'directory', action: 'directory.suspend', target_user: userId, details: { why, devices: 'all' } });
   }
 
   async reactivate(userId: string): Promise<void> {
@@ -105,7 +143,7 @@ export class DirectoryLifecycle {
     for (const roomId of await membership.roomsWith(this.#s.rooms, userId, ['join', 'invite'])) {
       await membership.leave(this.#s.rooms, userId, roomId, reason).catch((err: unknown) => this.#log.warn({ err, roomId, userId }, 'leave on deprovisioning failed'));
     }
-    this.#log.info({ audit: 'directory.deprovision', subject: userId, reason }, 'account deprovisioned');
+    await recordAudit(this.#s.db, this.#log, { actor: 'directory', action: 'directory.deprovision', target_user: userId, details: { reason, devices: 'all' } });
   }
 
   /** Adds and removes group members, and joins or leaves the rooms the group opens. */
@@ -116,13 +154,13 @@ export class DirectoryLifecycle {
     await directoryRepo.addGroupMembers(db, groupId, added);
     await directoryRepo.removeGroupMembers(db, groupId, removed);
     const rooms = this.#rooms.get(groupId) ?? (displayName ? this.#rooms.get(displayName) : undefined) ?? [];
+    if (rooms.length === 0) return errors;
+    // What the removed members' other groups still open: one read for all of them.
+    const groupsOfRemoved = await directoryRepo.groupsOfAccounts(db, removed);
     for (const room of rooms) {
-      for (const userId of added) {
-        const err = await this.#enterRoom(userId, room);
-        if (err) errors.push(err);
-      }
+      errors.push(...(await this.#enterRoomMany(added, room)));
       for (const userId of removed) {
-        if (await this.#roomStillGranted(userId, room, groupId)) continue;
+        if ((groupsOfRemoved.get(userId) ?? []).some((g) => g !== groupId && (this.#rooms.get(g) ?? []).includes(room))) continue;
         try {
           const roomId = await membership.resolveRoom(this.#s.rooms, room);
           const current = await membershipsRepo.membershipOf(db, roomId, userId);
@@ -145,10 +183,28 @@ export class DirectoryLifecycle {
     return errors;
   }
 
-  async #roomStillGranted(userId: string, room: string, leavingGroup: string): Promise<boolean> {
-    const account = await directoryRepo.findAccount(this.#s.db, userId);
-    const groups = account?.attributes.groups ?? [];
-    return groups.some((g) => g !== leavingGroup && (this.#rooms.get(g) ?? []).includes(room));
+  /**
+   * Many users join one room in a few transactions (membership.joinMany, invited by the room's
+   * creator when the room needs it); a join refused there is tried again alone by #enterRoom,
+   * which says why.
+   */
+  async #enterRoomMany(userIds: string[], room: string): Promise<string[]> {
+    if (userIds.length === 0) return [];
+    const ctx = this.#s.rooms;
+    let failed: string[];
+    try {
+      const roomId = await membership.resolveRoom(ctx, room);
+      const found = await roomsRepo.findRoom(ctx.db, roomId);
+      failed = [...(await membership.joinMany(ctx, roomId, userIds, { ...(found ? { inviter: found.creator } : {}), reason: 'Directory group membership' })).keys()];
+    } catch {
+      failed = userIds;
+    }
+    const errors: string[] = [];
+    for (const userId of failed) {
+      const err = await this.#enterRoom(userId, room);
+      if (err) errors.push(err);
+    }
+    return errors;
   }
 
   /** Joins a room; a room that needs an invite gets one from its creator first. */
@@ -173,4 +229,8 @@ export class DirectoryLifecycle {
       return `${userId} joining ${room}: ${(err as Error).message}`;
     }
   }
+}
+
+function contactRow(userId: string, attrs: DirectoryAttributes, source: Source, now: number): contactsRepo.ContactRow {
+  return { user_id: userId, email: attrs.email, phone: attrs.phone, language: attrs.language, source, updated_ts: now };
 }

@@ -70,7 +70,7 @@ export function directoryRoutes(c: CrisisServices): RouteDef[] {
     userRoute('GET', `${V1}/admin/directory/runs/:runId`, async ({ requester, params }) => {
       requireAdmin(requester);
       const id = /^\d{1,15}$/.test(params.runId ?? '') ? Number(params.runId) : undefined;
-      const run = id === undefined ? undefined : await sync.runReport(id);
+      const run = id === undefined ? undefined : await sync.runReport(id, requester.userId);
       if (!run) throw notFound('Unknown run.');
       return { ...run.report, run_id: run.run_id, trigger: run.trigger, requested_by: run.requested_by };
     }),

@@ -1,4 +1,4 @@
-import type { DirectoryAttributes, KnownAccount } from '../../storage/directory.ts';
+import { fingerprintOf, type CompactAccount, type DirectoryAttributes } from '../../storage/directory.ts';
 import type { DirectoryPerson } from './ldap-source.ts';
 
 // Pure planning of an LDAP run: what the directory says against what Tocsin holds. Nothing
@@ -26,9 +26,19 @@ export interface SyncPlan {
   stopped?: string;
 }
 
+/**
+ * An account Tocsin holds, as the planner sees it: its attributes when they were read (the
+ * sync reads them only for accounts whose fingerprint differs from the directory's).
+ */
+export type PlannedAccount = Pick<CompactAccount, 'user_id' | 'external_id' | 'missing_syncs' | 'disabled' | 'deactivated' | 'suspended'> & {
+  display_name?: string | null;
+  fingerprint?: string | null;
+  attributes?: DirectoryAttributes;
+};
+
 export interface PlanInput {
   people: DirectoryPerson[];
-  known: KnownAccount[];
+  known: PlannedAccount[];
   /** Current members of directory-fed groups, by group id. */
   groupMembers: Map<string, Set<string>>;
   /** Every group the directory has (with no members too). */
@@ -44,9 +54,24 @@ export function attributesOf(p: DirectoryPerson): DirectoryAttributes {
   return { displayName: p.displayName, email: p.email, phone: p.phone, language: p.language, timeZone: p.timeZone, groups: p.groups };
 }
 
+/** The known accounts whose attributes the planner needs: their stored fingerprint differs from the directory's. */
+export function accountsToRead(people: DirectoryPerson[], known: PlannedAccount[], userIdOf: (login: string) => string | undefined): string[] {
+  const byId = new Map(known.map((k) => [k.user_id, k]));
+  const out: string[] = [];
+  for (const p of people) {
+    const userId = userIdOf(p.login);
+    const k = userId === undefined ? undefined : byId.get(userId);
+    if (k && !k.attributes && k.fingerprint !== fingerprintOf(attributesOf(p))) out.push(k.user_id);
+  }
+  return out;
+}
+
 /** Whether the stored row of an otherwise unchanged person needs writing (a resync of an unchanged directory writes nothing). */
-function stale(known: KnownAccount, p: DirectoryPerson): boolean {
-  return known.missing_syncs !== 0 || known.external_id !== p.dn || known.disabled !== p.disabled || known.attributes.groups.join('\n') !== p.groups.join('\n');
+function stale(known: PlannedAccount, p: DirectoryPerson, fingerprint: string): boolean {
+  if (known.missing_syncs !== 0 || known.external_id !== p.dn || known.disabled !== p.disabled) return true;
+  // A row written before fingerprints, or with other groups: rewritten.
+  if (known.fingerprint !== undefined && known.fingerprint !== fingerprint) return true;
+  return known.attributes !== undefined && known.attributes.groups.join('\n') !== p.groups.join('\n');
 }
 
 const FIELDS: Array<[keyof DirectoryAttributes, string]> = [
@@ -77,6 +102,7 @@ export function planSync(input: PlanInput): SyncPlan {
     seen.add(userId);
     const known = knownById.get(userId);
     const base = { user_id: userId, login: person.login, display_name: person.displayName };
+    const fingerprint = known ? fingerprintOf(attributesOf(person)) : '';
     if (!known && person.disabled) {
       // A person disabled before Tocsin ever saw them gets no account.
       plan.skipped.push({ login: person.login, reason: 'disabled in the directory' });
@@ -94,21 +120,24 @@ export function planSync(input: PlanInput): SyncPlan {
     }
     if (person.disabled) {
       if (!known.suspended && !known.deactivated) plan.suspend.push({ ...base, person });
-      else if (stale(known, person)) plan.unchanged.push({ user_id: userId, person });
+      else if (stale(known, person, fingerprint)) plan.unchanged.push({ user_id: userId, person });
       continue;
     }
     if (known.deactivated || known.suspended) {
       plan.reactivate.push({ ...base, person });
       continue;
     }
-    const fields = FIELDS.filter(([k]) => known.attributes[k] !== person[k as keyof DirectoryPerson]).map(([, name]) => name);
+    // Same fingerprint: nothing changed (the attributes were not even read).
+    const attrs = known.attributes;
+    if (!attrs && known.fingerprint !== fingerprint) throw new Error(`the attributes of ${userId} were not read`);
+    const fields = attrs ? FIELDS.filter(([k]) => attrs[k] !== person[k as keyof DirectoryPerson]).map(([, name]) => name) : [];
     if (fields.length > 0) plan.update.push({ ...base, person, fields });
-    else if (stale(known, person)) plan.unchanged.push({ user_id: userId, person });
+    else if (stale(known, person, fingerprint)) plan.unchanged.push({ user_id: userId, person });
   }
 
   for (const known of input.known) {
     if (seen.has(known.user_id) || known.deactivated) continue;
-    const base = { user_id: known.user_id, login: known.user_id, display_name: known.attributes.displayName };
+    const base = { user_id: known.user_id, login: known.user_id, display_name: known.attributes?.displayName ?? known.display_name ?? null };
     const missing = known.missing_syncs + 1;
     if (missing >= input.deprovisionAfter) plan.deprovision.push(base);
     else plan.missing.push({ ...base, missing_syncs: missing });

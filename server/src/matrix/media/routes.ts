@@ -1,5 +1,6 @@
 import { pipeline } from 'node:stream/promises';
 import type { Request, Response } from 'express';
+import { recordAudit } from '../../audit/audit-log.ts';
 import { MatrixError, forbidden, invalidParam, missingParam, notFound, tooLarge } from '../../errors.ts';
 import { RateLimiter } from '../../http/rate-limit.ts';
 import { publicRoute, userRoute, type RouteDef } from '../../http/route.ts';
@@ -191,7 +192,7 @@ export function mediaRoutes(s: Services): RouteDef[] {
     userRoute('GET', `${ADMIN}/:serverName/:mediaId`, async ({ requester, params }) => {
       adminOnly(requester.isAdmin);
       const row = await media.info(params.serverName!, params.mediaId!);
-      s.log.info({ audit: 'media.read', by: requester.userId, subject: row.user_id, media: row.media_id }, 'administrative read');
+      if (row.user_id !== requester.userId) await recordAudit(s.db, s.log, { actor: requester.userId, action: 'media.read', target_user: row.user_id, details: { media_id: row.media_id } });
       return {
         content_uri: media.mxc(row.media_id),
         user_id: row.user_id,

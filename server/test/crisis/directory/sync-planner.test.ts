@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import type { KnownAccount } from '../../../src/storage/directory.ts';
 import { groupIdOf, normaliseDn, phoneToE164, type DirectoryPerson } from '../../../src/crisis/directory/ldap-source.ts';
-import { attributesOf, planSync, type PlanInput } from '../../../src/crisis/directory/sync-planner.ts';
+import { accountsToRead, attributesOf, planSync, type PlanInput, type PlannedAccount } from '../../../src/crisis/directory/sync-planner.ts';
+import { fingerprintOf } from '../../../src/storage/directory.ts';
 
 function person(login: string, extra: Partial<DirectoryPerson> = {}): DirectoryPerson {
   return { dn: `uid=${login},ou=people,dc=x`, login, displayName: login.toUpperCase(), email: null, phone: null, language: null, timeZone: null, disabled: false, groups: [], ...extra };
@@ -25,7 +26,7 @@ function known(p: DirectoryPerson, extra: Partial<KnownAccount> = {}): KnownAcco
   };
 }
 
-function input(people: DirectoryPerson[], knownAccounts: KnownAccount[], extra: Partial<PlanInput> = {}): PlanInput {
+function input(people: DirectoryPerson[], knownAccounts: PlannedAccount[], extra: Partial<PlanInput> = {}): PlanInput {
   return {
     people,
     known: knownAccounts,
@@ -77,6 +78,53 @@ describe('sync planner', () => {
     expect(plan.groups).toEqual([]);
     const updated = planSync(input([{ ...after, disabled: false }], [known(before)], { groupMembers: new Map([['cell', new Set(['@ann:x'])]]) }));
     expect(updated.update).toEqual([expect.objectContaining({ fields: ['display_name', 'phone'] })]);
+  });
+});
+
+describe('sync planner with fingerprints (attributes read only where they differ)', () => {
+  const compact = (p: DirectoryPerson, fingerprint: string | null): PlannedAccount => ({
+    user_id: `@${p.login}:x`,
+    external_id: p.dn,
+    missing_syncs: 0,
+    disabled: false,
+    deactivated: false,
+    suspended: false,
+    display_name: p.displayName,
+    fingerprint,
+  });
+  const userIdOf = (login: string) => `@${login}:x`;
+
+  it('a matching fingerprint is an unchanged person; a different one is read, then compared', () => {
+    const ann = person('ann', { groups: ['cell'] });
+    const bob = person('bob', { phone: '+33611111111' });
+    const bobBefore = person('bob');
+    const known = [compact(ann, fingerprintOf(attributesOf(ann))), compact(bob, fingerprintOf(attributesOf(bobBefore)))];
+    expect(accountsToRead([ann, bob], known, userIdOf)).toEqual(['@bob:x']);
+    known[1]!.attributes = attributesOf(bobBefore);
+    const plan = planSync(input([ann, bob], known, { groupMembers: new Map([['cell', new Set(['@ann:x'])]]) }));
+    expect(plan.update).toEqual([expect.objectContaining({ user_id: '@bob:x', fields: ['phone'] })]);
+    expect(plan.unchanged).toEqual([]);
+    expect(plan.groups).toEqual([]);
+  });
+
+  it('a row from before fingerprints is read, and rewritten even when nothing changed', () => {
+    const ann = person('ann');
+    const known = [compact(ann, null)];
+    expect(accountsToRead([ann], known, userIdOf)).toEqual(['@ann:x']);
+    known[0]!.attributes = attributesOf(ann);
+    const plan = planSync(input([ann], known));
+    expect(plan.update).toEqual([]);
+    expect(plan.unchanged.map((u) => u.user_id)).toEqual(['@ann:x']);
+  });
+
+  it('people gone keep the name stored with their row', () => {
+    const people = many(20);
+    const gone = person('zed', { displayName: 'Zed Z' });
+    const known = [...people.map((p) => compact(p, fingerprintOf(attributesOf(p)))), compact(gone, 'x')];
+    const plan = planSync(input(people, known));
+    expect(plan.missing).toEqual([expect.objectContaining({ user_id: '@zed:x', display_name: 'Zed Z', missing_syncs: 1 })]);
+    expect(plan.update).toEqual([]);
+    expect(plan.unchanged).toEqual([]);
   });
 });
 
