@@ -101,6 +101,9 @@ describe.skipIf(testDatabaseKind() !== 'pglite')('accessibility of the PWA (axe-
       body: '📒 [décision] Cellule activée',
       'org.tocsin.logbook': { text: 'Cellule activée', tag: 'décision', occurred_at: Date.UTC(2026, 10, 25, 8, 15) },
     });
+    // An invitation waiting in the room list.
+    const invite = (await bob.api.post(`${C}/createRoom`, { name: 'Astreinte', invite: [admin.userId] })).body.room_id as string;
+    expect(invite).toBeTruthy();
     // Alerts of every severity, one of them a roll call and one a drill, so every colour is checked.
     const send = async (body: object) => {
       const r = await admin.api.post(`${V1}/alerts`, { audience: [admin.userId, bob.userId], escalation: [{ after_s: 0, channels: ['matrix'] }], ...body });
@@ -152,7 +155,10 @@ describe.skipIf(testDatabaseKind() !== 'pglite')('accessibility of the PWA (axe-
         await expect.poll(() => page.evaluate(() => document.activeElement?.id)).toBe('main');
         expect(await page.evaluate(() => getComputedStyle(document.getElementById('main')!).outlineStyle)).toBe('none');
         await go('#/rooms');
-        await check('rooms', () => page.locator(`.rooms li[data-room="${room}"]`).waitFor({ timeout: 20_000 }));
+        await check('rooms', async () => {
+          await page.locator(`.rooms li[data-room="${room}"]`).waitFor({ timeout: 20_000 });
+          await page.locator('.invites li', { hasText: 'Astreinte' }).waitFor();
+        });
         await go(`#/rooms/${enc(room)}`);
         await check('room', () => page.locator('.timeline li', { hasText: 'Confirmé' }).waitFor());
         await go(`#/rooms/${enc(room)}/logbook`);
@@ -162,9 +168,19 @@ describe.skipIf(testDatabaseKind() !== 'pglite')('accessibility of the PWA (axe-
         await go('#/console');
         await check('console', async () => {
           await page.locator('#compose-title').waitFor();
+          // A chosen group as a chip, and the list open again with an option active.
+          if ((await page.locator('.chips li[data-id="group:cellule-crise"]').count()) === 0) {
+            await page.locator('#audience-entry').fill('cellule');
+            await page.locator('[role=option][data-id="group:cellule-crise"]').waitFor();
+            await page.locator('#audience-entry').press('ArrowDown');
+            await page.locator('#audience-entry').press('Enter');
+            await page.locator('.chips li[data-id="group:cellule-crise"]').waitFor();
+          }
           await page.locator('#audience-entry').fill('');
-          await page.locator('#audience-entry').fill('cellule');
-          await page.locator('[role=option][data-id="group:cellule-crise"]').waitFor();
+          await page.locator('#audience-entry').fill('a11y');
+          await page.locator('[role=option]').first().waitFor();
+          await page.locator('#audience-entry').press('ArrowDown');
+          await page.locator('[role=option][aria-selected=true]').waitFor();
         });
         await expect.poll(() => page.evaluate(() => getComputedStyle(document.getElementById('main')!).outlineStyle)).toBe('none');
         await go(`#/console/${enc(boardAlert)}`);
