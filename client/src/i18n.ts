@@ -97,13 +97,32 @@ export function pickLanguage(languages: readonly string[]): 'fr' | 'en' {
 export const lang = pickLanguage(typeof navigator === 'undefined' ? [] : navigator.languages ?? [navigator.language]);
 export const t: Strings = lang === 'fr' ? fr : en;
 
-const dateTime = new Intl.DateTimeFormat(lang, { dateStyle: 'short', timeStyle: 'short' });
-const timeOnly = new Intl.DateTimeFormat(lang, { timeStyle: 'medium' });
+/**
+ * The browser's own variant of the app's language, for dates: en-GB writes 25/11/2026 17:15,
+ * en-US 11/25/26 5:15 PM, fr-CA 2026-11-25. Plain `lang` when none is listed or it is not valid.
+ */
+export function dateLocale(language: 'fr' | 'en', languages: readonly string[]): string {
+  const wanted = languages.find((l) => new RegExp(`^${language}\\b`, 'i').test(l));
+  try {
+    return wanted ? Intl.DateTimeFormat.supportedLocalesOf(wanted)[0] ?? language : language;
+  } catch {
+    return language;
+  }
+}
+
+const locale = dateLocale(lang, typeof navigator === 'undefined' ? [] : navigator.languages ?? [navigator.language]);
+const dateTime = new Intl.DateTimeFormat(locale, { dateStyle: 'short', timeStyle: 'short' });
+const timeOnly = new Intl.DateTimeFormat(locale, { timeStyle: 'medium' });
 
 /** A date and time in the user's time zone. */
 export function formatDateTime(ms: number): string {
   return dateTime.format(ms);
 }
-export function formatTime(ms: number): string {
-  return timeOnly.format(ms);
+
+// Calendar day in the user's zone (the fixed format only serves to compare days).
+const dayOf = new Intl.DateTimeFormat('en-CA', { year: 'numeric', month: '2-digit', day: '2-digit' });
+
+/** The time alone for today (in the user's time zone), the date and time for any other day. */
+export function formatWhen(ms: number, now = Date.now()): string {
+  return dayOf.format(ms) === dayOf.format(now) ? timeOnly.format(ms) : dateTime.format(ms);
 }

@@ -1,6 +1,6 @@
 import { useEffect, useState } from 'preact/hooks';
 import { ApiError, V1, api } from '../api.ts';
-import { formatDateTime, formatTime, t } from '../i18n.ts';
+import { formatDateTime, formatWhen, t } from '../i18n.ts';
 import type { Session } from '../session.ts';
 import { EscalationPreview, type Step } from './compose.tsx';
 import { w } from './words.ts';
@@ -40,7 +40,7 @@ function progress(r: Recipient): string {
   const next = r.deliveries.find((d) => d.state === 'pending' || d.state === 'held');
   const parts: string[] = [];
   if (last) parts.push(`${w.step} ${last.step + 1} · ${w.channel[last.channel] ?? last.channel} ${w.dstate[last.state] ?? last.state}`);
-  if (next) parts.push(`→ ${w.channel[next.channel] ?? next.channel} ${w.dstate[next.state] ?? next.state} ${formatTime(next.at)}`);
+  if (next) parts.push(`→ ${w.channel[next.channel] ?? next.channel} ${w.dstate[next.state] ?? next.state} ${formatWhen(next.at)}`);
   return parts.join(' ');
 }
 
@@ -146,7 +146,7 @@ export function Board(props: { id: string; session: Session }) {
               <li data-user={r.user_id}>
                 <span class="who">{r.user_id}</span>
                 <span class="how">
-                  {formatTime(r.acknowledged_at!)} · {w.via} {w.channel[r.ack_channel ?? ''] ?? r.ack_channel}
+                  {formatWhen(r.acknowledged_at!)} · {w.via} {w.channel[r.ack_channel ?? ''] ?? r.ack_channel}
                   {r.rollcall_answer ? ` · ${w.answer}${t.colon}${r.rollcall_answer}` : ''}
                 </span>
               </li>

@@ -35,7 +35,8 @@ interface Filter {
   to?: string;
 }
 
-const timeZone = Intl.DateTimeFormat().resolvedOptions().timeZone;
+/** The browser's zone, for the exports' times (the server's default is UTC). */
+const timeZone: string | undefined = Intl.DateTimeFormat().resolvedOptions().timeZone;
 
 function filterQuery(f: Filter): URLSearchParams {
   const q = new URLSearchParams();
@@ -133,7 +134,7 @@ export function Logbook(props: { roomId: string; session: Session }) {
     setExporting(format);
     try {
       const q = filterQuery(filter);
-      q.set('tz', timeZone);
+      if (timeZone) q.set('tz', timeZone);
       q.set('lang', lang);
       await downloadExport(props.roomId, q, format);
     } catch (err) {
@@ -195,6 +196,8 @@ export function Logbook(props: { roomId: string; session: Session }) {
                     onClick={() => {
                       drop(p.txnId);
                       setPending(queued(props.roomId));
+                      // The button goes with its entry: keyboard focus goes back to the form.
+                      document.getElementById('lb-text')?.focus();
                     }}
                   >
                     {w.discard}

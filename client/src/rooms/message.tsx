@@ -1,6 +1,6 @@
 import { useEffect, useState } from 'preact/hooks';
 import { isLowBandwidth } from '../bandwidth.ts';
-import { formatDateTime, formatTime, t } from '../i18n.ts';
+import { formatDateTime, formatWhen, t } from '../i18n.ts';
 import { useStore, type Alert } from '../store.ts';
 import { AlertCard, SeverityTag } from '../ui/alert-card.tsx';
 import { mediaUrl } from './engine.ts';
@@ -113,7 +113,7 @@ export function Message(props: { event: MatrixEvent; room: Room; me: string; myN
       {!props.grouped && (
         <div class="msg-head">
           <span class="who">{displayName(props.room, e.sender)}</span>
-          <time dateTime={new Date(e.origin_server_ts).toISOString()}>{formatTime(e.origin_server_ts)}</time>
+          <time dateTime={new Date(e.origin_server_ts).toISOString()}>{formatWhen(e.origin_server_ts)}</time>
         </div>
       )}
       {mentioned && <span class="sr-only">{w.mentioned}</span>}

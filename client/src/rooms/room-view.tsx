@@ -111,6 +111,11 @@ export function RoomView(props: { id: string; me: string }) {
       keepFromBottom.current = undefined;
       setOlder(err instanceof ApiError ? err.message : t.networkError);
     }
+    // The button was disabled while loading, which drops keyboard focus: back to it, or to
+    // the timeline once the start of the room is reached and the button is gone.
+    requestAnimationFrame(() => {
+      if (document.activeElement === document.body) (list.current?.querySelector<HTMLElement>('.older button') ?? list.current)?.focus();
+    });
   };
 
   return (

@@ -207,6 +207,8 @@ describe.skipIf(testDatabaseKind() !== 'pglite')('the log book, low-bandwidth mo
     await refused.locator('.error').waitFor();
     await refused.getByRole('button', { name: 'Discard this entry' }).click();
     await refused.waitFor({ state: 'detached' });
+    // The button went with the entry: focus is back in the form, not at the top of the page.
+    expect(await phone.evaluate(() => document.activeElement?.id)).toBe('lb-text');
     expect(await phone.evaluate(() => localStorage.getItem('tocsin.logbook.outbox'))).toBe('[]');
     await slow.close();
   });

@@ -120,11 +120,15 @@ describe.skipIf(testDatabaseKind() !== 'pglite')('crisis rooms in the PWA', () =
     await alicePage.locator('#room-title', { hasText: 'Cellule de crise' }).waitFor();
     await alicePage.locator('.msg .text', { hasText: `Ancien message ${OLDER}` }).waitFor();
     expect(await alicePage.locator('.msg .text', { hasText: 'Ancien message 01' }).count()).toBe(0);
-    // Paging back until the start of the room.
+    // Paging back until the start of the room, from the keyboard: focus stays on the button
+    // while there is more, then goes to the timeline when the button is gone.
+    await alicePage.getByRole('button', { name: 'Messages plus anciens' }).focus();
     while (!(await alicePage.locator('.older .meta').isVisible())) {
-      await alicePage.getByRole('button', { name: 'Messages plus anciens' }).click();
+      await expect.poll(() => alicePage.evaluate(() => document.activeElement?.textContent)).toBe('Messages plus anciens');
+      await alicePage.keyboard.press('Enter');
       await alicePage.locator('.older button:not([disabled]), .older .meta').first().waitFor();
     }
+    await expect.poll(() => alicePage.evaluate(() => document.activeElement?.className)).toBe('timeline-scroll');
     const texts = (await alicePage.locator('.msg .text').allTextContents()).filter((s) => s.startsWith('Ancien message'));
     expect(texts).toEqual(Array.from({ length: OLDER }, (_, i) => `Ancien message ${String(i + 1).padStart(2, '0')}`));
     expect(await alicePage.locator('.notice-line', { hasText: 'a créé le salon' }).count()).toBe(1);
