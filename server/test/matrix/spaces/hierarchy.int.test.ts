@@ -187,6 +187,10 @@ describe('space hierarchy', () => {
     const joined = body.rooms.join[space];
     const events = [...(joined.state?.events ?? []), ...(joined.timeline?.events ?? [])];
     expect(events.find((e: Json) => e.type === 'm.room.create').content.type).toBe('m.space');
+    // An invitation to a space says so in its stripped state (Element shows it as a space).
+    await invite(alice.api, sub, carol.userId);
+    const invited = (await sync(carol.api)).rooms.invite[sub];
+    expect(invited.invite_state.events.find((e: Json) => e.type === 'm.room.create').content.type).toBe('m.space');
     // Messages are kept out of the space by its power levels, as the spec recommends.
     expectError(await bob.api.put(`${V3}/rooms/${enc(space)}/send/m.room.message/t1`, { msgtype: 'm.text', body: 'hi' }), 403, 'M_FORBIDDEN');
   });
