@@ -15,16 +15,24 @@ export const SUMMARY_TYPES = [
 ] as const;
 
 /**
- * The current state a space hierarchy needs of one room, in one query: the summary events and
+ * The current state a space hierarchy needs of some rooms, in one query: the summary events and
  * every `m.space.child` event (whatever its content; the service decides which are valid).
+ * A room this server does not hold is absent from the map.
  */
-export async function hierarchyState(db: Knex, roomId: string): Promise<StoredEvent[]> {
+export async function hierarchyStates(db: Knex, roomIds: string[]): Promise<Map<string, StoredEvent[]>> {
+  const out = new Map<string, StoredEvent[]>();
+  if (roomIds.length === 0) return out;
   const rows = await db('current_state as c')
     .join('events as e', 'e.event_id', 'c.event_id')
-    .where('c.room_id', roomId)
+    .whereIn('c.room_id', roomIds)
     .where((q) => q.where((w) => w.whereIn('c.type', [...SUMMARY_TYPES]).where('c.state_key', '')).orWhere('c.type', 'm.space.child'))
-    .select('e.stream_pos', 'e.json', 'e.redacted_by', 'e.sender_device', 'e.txn_id');
-  return rows.map(fromRow);
+    .select('c.room_id', 'e.stream_pos', 'e.json', 'e.redacted_by', 'e.sender_device', 'e.txn_id');
+  for (const row of rows) {
+    const list = out.get(row.room_id) ?? [];
+    list.push(fromRow(row));
+    out.set(row.room_id, list);
+  }
+  return out;
 }
 
 /**

@@ -2,7 +2,8 @@ import type { Knex } from 'knex';
 import { forbidden } from '../../errors.ts';
 import type { Membership } from '../../storage/memberships.ts';
 import { joinedRoomCounts } from '../../storage/memberships.ts';
-import { hierarchyState, membershipsByRoom } from '../../storage/spaces.ts';
+import type { StoredEvent } from '../../storage/events.ts';
+import { hierarchyStates, membershipsByRoom } from '../../storage/spaces.ts';
 import type { Pdu } from '../events/pdu.ts';
 import { spaceChildren, type SpaceChild } from './children.ts';
 import { formatHierarchyToken, parseHierarchyToken, type WalkParams } from './hierarchy-token.ts';
@@ -98,11 +99,21 @@ export class HierarchyService {
   async *#walk(p: WalkParams, userRooms: Map<string, Membership>): AsyncGenerator<Walked> {
     const stack: Array<{ roomId: string; depth: number }> = [{ roomId: p.root, depth: 0 }];
     const visited = new Set<string>();
+    // The children of a space are read together when the space is walked: one query per
+    // space rather than one per room.
+    const states = new Map<string, StoredEvent[] | undefined>();
+    const load = async (ids: string[]) => {
+      const wanted = ids.filter((id) => !states.has(id) && !visited.has(id));
+      const found = await hierarchyStates(this.#db, wanted);
+      for (const id of wanted) states.set(id, found.get(id));
+    };
     while (stack.length > 0 && visited.size < HIERARCHY_LIMITS.maxWalk) {
       const { roomId, depth } = stack.pop()!;
       if (visited.has(roomId)) continue;
+      if (!states.has(roomId)) await load([roomId]);
       visited.add(roomId);
-      const state = (await hierarchyState(this.#db, roomId)).map((e) => e.pdu);
+      const state = (states.get(roomId) ?? []).map((e) => e.pdu);
+      states.delete(roomId);
       // An unknown root and a root the user may not see answer alike: no probing for rooms.
       const known = state.some((e) => e.type === 'm.room.create');
       if (!known || !mayView(state, userRooms, roomId)) {
@@ -114,6 +125,8 @@ export class HierarchyService {
       yield { roomId, state, children };
       if (depth >= p.maxDepth) continue;
       const next = p.suggestedOnly ? children.filter((c) => c.suggested) : children;
+      // At most the rooms this request may still walk are read ahead.
+      await load(next.slice(0, HIERARCHY_LIMITS.maxWalk - visited.size).map((c) => c.roomId));
       for (let i = next.length - 1; i >= 0; i--) stack.push({ roomId: next[i]!.roomId, depth: depth + 1 });
     }
   }
