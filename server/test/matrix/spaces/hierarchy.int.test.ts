@@ -94,6 +94,9 @@ describe('space hierarchy', () => {
     // A world-readable private room may be looked at; a ban hides even a public room.
     const readable = await createRoom(alice.api, { preset: 'private_chat', initial_state: [{ type: 'm.room.history_visibility', content: { history_visibility: 'world_readable' } }] });
     expect(ids(ok(await hierarchy(carol, readable)))).toEqual([readable]);
+    // A room one may knock on is shown, so that the knock can be offered.
+    const knockable = await createRoom(alice.api, { preset: 'private_chat', initial_state: [{ type: 'm.room.join_rules', content: { join_rule: 'knock' } }] });
+    expect(ids(ok(await hierarchy(carol, knockable)))).toEqual([knockable]);
     const open = await createRoom(alice.api, { preset: 'public_chat' });
     expect(ids(ok(await hierarchy(carol, open)))).toEqual([open]);
     await join(carol.api, open);
