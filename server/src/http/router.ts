@@ -17,6 +17,7 @@ import { pushRoutes } from '../matrix/push/routes.ts';
 import { profileRoutes } from '../matrix/profile/routes.ts';
 import { receiptRoutes } from '../matrix/receipts/routes.ts';
 import { relationsRoutes } from '../matrix/relations/routes.ts';
+import { spaceRoutes } from '../matrix/spaces/routes.ts';
 import { roomRoutes } from '../matrix/rooms/routes.ts';
 import { roomUpgradeRoutes } from '../matrix/rooms/upgrade-routes.ts';
 import { syncRoutes } from '../matrix/sync/routes.ts';
@@ -57,6 +58,7 @@ export function allRoutes(s: Services, c: CrisisServices): RouteDef[] {
     ...accountDataRoutes(s),
     ...receiptRoutes(s),
     ...relationsRoutes(s),
+    ...spaceRoutes(s),
     ...typingRoutes(s),
     ...mediaRoutes(s),
     ...roomDirectoryRoutes(s),
