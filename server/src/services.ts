@@ -30,7 +30,7 @@ import { TimelineReader } from './matrix/timeline/read.ts';
 import { TypingService } from './matrix/typing/typing-service.ts';
 import { NotifyBus } from './notify/bus.ts';
 import { EphemeralClock } from './notify/ephemeral-clock.ts';
-import { PresenceService } from './matrix/presence/presence.ts';
+import { DEFAULT_PRESENCE_TIMEOUTS, PresenceService } from './matrix/presence/presence.ts';
 import { PgRelay } from './notify/pg-relay.ts';
 import { currentStreamPos } from './storage/stream.ts';
 
@@ -86,7 +86,17 @@ export async function buildServices(config: Config, log: Logger, db: Knex, signi
   // Typing and presence changes share one serial: the second part of sync tokens.
   const ephemeralClock = new EphemeralClock();
   const typing = new TypingService(bus, ephemeralClock);
-  const presence = new PresenceService({ db, bus, clock: ephemeralClock });
+  const presenceFile = config.file.presence;
+  const presence = new PresenceService({
+    db,
+    bus,
+    clock: ephemeralClock,
+    timeouts: {
+      idleMs: presenceFile?.unavailable_after_s !== undefined ? presenceFile.unavailable_after_s * 1000 : DEFAULT_PRESENCE_TIMEOUTS.idleMs,
+      offlineMs: presenceFile?.offline_after_s !== undefined ? presenceFile.offline_after_s * 1000 : DEFAULT_PRESENCE_TIMEOUTS.offlineMs,
+    },
+  });
+  presence.start();
   const accountData = new AccountDataService(db, bus);
   const rooms: RoomContext = { db, serverName: config.serverName, writer, accounts };
   const blobs = new FsBlobStore(path.join(config.dataDir, 'media'));
@@ -123,10 +133,16 @@ export async function buildServices(config: Config, log: Logger, db: Knex, signi
   // Ephemeral events for application services that asked for them (receive_ephemeral).
   const toServices = (edu: Record<string, unknown>, scope: { roomId?: string; userId?: string }) =>
     void transactions.queueEphemeral(edu, scope).catch((err: unknown) => log.warn({ err }, 'ephemeral event for application services dropped'));
+  // What users do keeps them online (an unavailable user comes back); bumps stay in memory.
+  writer.onAppended((events) => {
+    for (const sender of new Set(events.map((e) => e.sender))) presence.activity(sender);
+  });
   bus.onLocalPublish((change) => {
+    for (const t of change.typing ?? []) if (t.until > 0) presence.activity(t.user);
     for (const t of change.typing ?? []) toServices({ type: 'm.typing', room_id: t.room, content: { user_ids: typing.typingIn(t.room, undefined) ?? [] } }, { roomId: t.room });
   });
   receipts.onReceipt((r) => {
+    presence.activity(r.userId);
     if (r.type === 'm.read.private') return;
     const receipt = r.threadId ? { ts: r.ts, thread_id: r.threadId } : { ts: r.ts };
     toServices({ type: 'm.receipt', room_id: r.roomId, content: { [r.eventId]: { [r.type]: { [r.userId]: receipt } } } }, { roomId: r.roomId });
@@ -180,6 +196,7 @@ export async function buildServices(config: Config, log: Logger, db: Knex, signi
     },
     close: async () => {
       typing.close();
+      presence.close();
       await previewFetcher.close();
       await pushWorker.stop();
       await gateways.stop();
