@@ -91,6 +91,7 @@ export async function buildServices(config: Config, log: Logger, db: Knex, signi
     db,
     bus,
     clock: ephemeralClock,
+    log,
     timeouts: {
       idleMs: presenceFile?.unavailable_after_s !== undefined ? presenceFile.unavailable_after_s * 1000 : DEFAULT_PRESENCE_TIMEOUTS.idleMs,
       offlineMs: presenceFile?.offline_after_s !== undefined ? presenceFile.offline_after_s * 1000 : DEFAULT_PRESENCE_TIMEOUTS.offlineMs,

@@ -1,4 +1,5 @@
 import type { Knex } from 'knex';
+import type { Logger } from '../../logger.ts';
 import type { Change, NotifyBus, PresenceChange } from '../../notify/bus.ts';
 import { EphemeralClock } from '../../notify/ephemeral-clock.ts';
 import * as membershipsRepo from '../../storage/memberships.ts';
@@ -63,10 +64,12 @@ export class PresenceService {
   readonly #clock: EphemeralClock;
   readonly #timeouts: PresenceTimeouts;
   readonly #listeners: Array<(userId: string, content: PresenceContent) => void> = [];
+  readonly #log: Logger | undefined;
   #timer: NodeJS.Timeout | undefined;
 
-  constructor(deps: { db?: Knex; bus?: NotifyBus; clock?: EphemeralClock; now?: () => number; timeouts?: PresenceTimeouts } = {}) {
+  constructor(deps: { db?: Knex; bus?: NotifyBus; clock?: EphemeralClock; now?: () => number; timeouts?: PresenceTimeouts; log?: Logger } = {}) {
     this.#db = deps.db;
+    this.#log = deps.log;
     this.#bus = deps.bus;
     this.#clock = deps.clock ?? new EphemeralClock();
     this.#now = deps.now ?? Date.now;
@@ -80,7 +83,7 @@ export class PresenceService {
    */
   start(): void {
     const every = Math.min(10_000, Math.max(100, Math.min(this.#timeouts.idleMs, this.#timeouts.offlineMs) / 4));
-    this.#timer = setInterval(() => void this.sweep(), every);
+    this.#timer = setInterval(() => this.sweep().catch((err: unknown) => this.#log?.warn({ err }, 'presence timers failed')), every);
     this.#timer.unref();
   }
 
@@ -137,7 +140,7 @@ export class PresenceService {
     const now = this.#now();
     e.active = now;
     e.seen = now;
-    void this.#update(userId, e, 'online', e.statusMsg);
+    this.#update(userId, e, 'online', e.statusMsg).catch((err: unknown) => this.#log?.warn({ err, userId }, 'presence update failed'));
   }
 
   get(userId: string): PresenceContent {

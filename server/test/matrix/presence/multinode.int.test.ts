@@ -22,7 +22,11 @@ describe.skipIf(testDatabaseKind() !== 'postgres')('presence on two nodes', () =
     await join(bob.api, roomId);
   });
 
-  afterAll(closeAllTestServers);
+  afterAll(async () => {
+    // The node that shares the database goes first: the other one drops it.
+    await second.close();
+    await closeAllTestServers();
+  });
 
   const presenceIn = (body: { presence: { events: Array<{ sender: string; content: Record<string, unknown> }> } }, userId: string) =>
     body.presence.events.filter((e) => e.sender === userId).map((e) => e.content);
