@@ -8,7 +8,9 @@ import { AccountService } from './matrix/auth/accounts.ts';
 import { UiaService, type StageVerifier } from './matrix/auth/uia.ts';
 import type { SigningKey } from './matrix/events/signing.ts';
 import { FsBlobStore } from './matrix/media/blob-store.ts';
+import { MediaGc } from './matrix/media/media-gc.ts';
 import { DEFAULT_MEDIA_LIMITS, MediaService } from './matrix/media/media-service.ts';
+import { PeriodicJob } from './jobs/periodic.ts';
 import { PreviewFetcher } from './matrix/media/url-preview.ts';
 import { KeyBackupService } from './matrix/keys/backup-service.ts';
 import { KeysService } from './matrix/keys/keys-service.ts';
@@ -55,6 +57,8 @@ export interface Services {
   receipts: ReceiptsService;
   relations: RelationsService;
   media: MediaService;
+  /** Media garbage collection: the collector, and the periodic job that runs it on one node. */
+  mediaGc: { gc: MediaGc; job: PeriodicJob };
   keys: KeysService;
   toDevice: ToDeviceService;
   keyBackup: KeyBackupService;
@@ -116,6 +120,14 @@ export async function buildServices(config: Config, log: Logger, db: Knex, signi
       legacyDownloads: config.file.media?.legacy_unauthenticated_downloads ?? DEFAULT_MEDIA_LIMITS.legacyDownloads,
     },
   });
+  const mediaGc = new MediaGc(db, blobs, log, { blobGraceMs: (config.file.media?.blob_grace_s ?? 3600) * 1000 });
+  const mediaGcJob = new PeriodicJob(db, log, {
+    name: 'media-gc',
+    intervalMs: (config.file.media?.gc_interval_s ?? 3600) * 1000,
+    leaseMs: 30 * 60_000,
+    run: (now) => mediaGc.run(now),
+  });
+  await mediaGcJob.start();
   // Push gateways are chosen by users: their addresses go through the outbound guard.
   const guard = new OutboundGuard(config.file.outbound_allow_ranges ?? []);
   const push = new PushService(db, bus, guard);
@@ -168,6 +180,7 @@ export async function buildServices(config: Config, log: Logger, db: Knex, signi
     receipts,
     relations: new RelationsService(db, reader),
     media,
+    mediaGc: { gc: mediaGc, job: mediaGcJob },
     keys,
     toDevice: new ToDeviceService(db, bus, config.serverName),
     keyBackup: new KeyBackupService(db),
@@ -199,6 +212,7 @@ export async function buildServices(config: Config, log: Logger, db: Knex, signi
       typing.close();
       presence.close();
       await previewFetcher.close();
+      await mediaGcJob.stop();
       await pushWorker.stop();
       await gateways.stop();
       await transactions.stop();
