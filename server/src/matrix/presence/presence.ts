@@ -201,9 +201,9 @@ export class PresenceService {
     e.statusMsg = statusMsg;
     e.changedAt = this.#clock.next();
     for (const listener of this.#listeners) listener(userId, this.get(userId));
-    if (!this.#db || !this.#bus) return;
-    const rooms = await membershipsRepo.roomsOfUser(this.#db, userId, ['join']);
-    this.#bus.publish({ rooms: rooms.map((r) => r.room_id), users: [userId], presence: [relayed] });
+    if (!this.#bus) return;
+    const rooms = this.#db ? (await membershipsRepo.roomsOfUser(this.#db, userId, ['join'])).map((r) => r.room_id) : [];
+    this.#bus.publish({ rooms, users: [userId], presence: [relayed] });
   }
 
   #applyRemote(change: Change): void {
