@@ -127,6 +127,11 @@ export class PresenceService {
     return () => {
       e.syncing = Math.max(0, e.syncing - 1);
       e.seen = this.#now();
+      // Another process took the user's timers while this sync ran (a PUT there, say): take them
+      // back, or that process would count the user gone while their client syncs here.
+      if (!e.local && e.presence !== 'offline') {
+        this.#update(userId, e, e.presence, e.statusMsg).catch((err: unknown) => this.#log?.warn({ err, userId }, 'presence update failed'));
+      }
     };
   }
 

@@ -87,4 +87,20 @@ describe('presence service', () => {
     expect(a.get(ANA).presence).toBe('unavailable');
     end();
   });
+
+  it('takes the timers back when a sync ends on a process that lost them meanwhile', async () => {
+    const { a, b, advance } = twoNodes();
+    // Ana long-polls on a, and her other client sets a status through b meanwhile.
+    const end = await a.syncing(ANA, 'online');
+    await b.set(ANA, 'online', 'En route');
+    end();
+    await Promise.resolve();
+    // a owns her timers again: b's sweep, however late, does not send her offline...
+    advance(timeouts.offlineMs * 2);
+    await b.sweep();
+    expect(b.get(ANA).presence).toBe('online');
+    // ...and a's does, as no sync runs on a any more.
+    await a.sweep();
+    expect(b.get(ANA)).toMatchObject({ presence: 'offline', status_msg: 'En route' });
+  });
 });
