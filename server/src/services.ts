@@ -8,7 +8,9 @@ import { AccountService } from './matrix/auth/accounts.ts';
 import { UiaService, type StageVerifier } from './matrix/auth/uia.ts';
 import type { SigningKey } from './matrix/events/signing.ts';
 import { FsBlobStore } from './matrix/media/blob-store.ts';
+import { MediaGc } from './matrix/media/media-gc.ts';
 import { DEFAULT_MEDIA_LIMITS, MediaService } from './matrix/media/media-service.ts';
+import { PeriodicJob } from './jobs/periodic.ts';
 import { PreviewFetcher } from './matrix/media/url-preview.ts';
 import { KeyBackupService } from './matrix/keys/backup-service.ts';
 import { KeysService } from './matrix/keys/keys-service.ts';
@@ -31,7 +33,7 @@ import { TimelineReader } from './matrix/timeline/read.ts';
 import { TypingService } from './matrix/typing/typing-service.ts';
 import { NotifyBus } from './notify/bus.ts';
 import { EphemeralClock } from './notify/ephemeral-clock.ts';
-import { PresenceService } from './matrix/presence/presence.ts';
+import { DEFAULT_PRESENCE_TIMEOUTS, PresenceService } from './matrix/presence/presence.ts';
 import { PgRelay } from './notify/pg-relay.ts';
 import { currentStreamPos } from './storage/stream.ts';
 
@@ -56,6 +58,8 @@ export interface Services {
   receipts: ReceiptsService;
   relations: RelationsService;
   media: MediaService;
+  /** Media garbage collection: the collector, and the periodic job that runs it on one node. */
+  mediaGc: { gc: MediaGc; job: PeriodicJob };
   keys: KeysService;
   toDevice: ToDeviceService;
   keyBackup: KeyBackupService;
@@ -91,6 +95,18 @@ export async function buildServices(config: Config, log: Logger, db: Knex, signi
   // The rooms' latest events in memory, for the syncs a send wakes (taken before they wake).
   const recentEvents = new RecentEvents(db);
   writer.onCommitted((events) => recentEvents.add(events));
+  const presenceFile = config.file.presence;
+  const presence = new PresenceService({
+    db,
+    bus,
+    clock: ephemeralClock,
+    log,
+    timeouts: {
+      idleMs: presenceFile?.unavailable_after_s !== undefined ? presenceFile.unavailable_after_s * 1000 : DEFAULT_PRESENCE_TIMEOUTS.idleMs,
+      offlineMs: presenceFile?.offline_after_s !== undefined ? presenceFile.offline_after_s * 1000 : DEFAULT_PRESENCE_TIMEOUTS.offlineMs,
+    },
+  });
+  presence.start();
   const accountData = new AccountDataService(db, bus);
   const rooms: RoomContext = { db, serverName: config.serverName, writer, accounts };
   const blobs = new FsBlobStore(path.join(config.dataDir, 'media'));
@@ -109,6 +125,14 @@ export async function buildServices(config: Config, log: Logger, db: Knex, signi
       legacyDownloads: config.file.media?.legacy_unauthenticated_downloads ?? DEFAULT_MEDIA_LIMITS.legacyDownloads,
     },
   });
+  const mediaGc = new MediaGc(db, blobs, log, { blobGraceMs: (config.file.media?.blob_grace_s ?? 3600) * 1000 });
+  const mediaGcJob = new PeriodicJob(db, log, {
+    name: 'media-gc',
+    intervalMs: (config.file.media?.gc_interval_s ?? 3600) * 1000,
+    leaseMs: 30 * 60_000,
+    run: (now) => mediaGc.run(now),
+  });
+  await mediaGcJob.start();
   // Push gateways are chosen by users: their addresses go through the outbound guard.
   const guard = new OutboundGuard(config.file.outbound_allow_ranges ?? []);
   const push = new PushService(db, bus, guard);
@@ -127,10 +151,16 @@ export async function buildServices(config: Config, log: Logger, db: Knex, signi
   // Ephemeral events for application services that asked for them (receive_ephemeral).
   const toServices = (edu: Record<string, unknown>, scope: { roomId?: string; userId?: string }) =>
     void transactions.queueEphemeral(edu, scope).catch((err: unknown) => log.warn({ err }, 'ephemeral event for application services dropped'));
+  // What users do keeps them online (an unavailable user comes back); bumps stay in memory.
+  writer.onAppended((events) => {
+    for (const sender of new Set(events.map((e) => e.sender))) presence.activity(sender);
+  });
   bus.onLocalPublish((change) => {
+    for (const t of change.typing ?? []) if (t.until > 0) presence.activity(t.user);
     for (const t of change.typing ?? []) toServices({ type: 'm.typing', room_id: t.room, content: { user_ids: typing.typingIn(t.room, undefined) ?? [] } }, { roomId: t.room });
   });
   receipts.onReceipt((r) => {
+    presence.activity(r.userId);
     if (r.type === 'm.read.private') return;
     const receipt = r.threadId ? { ts: r.ts, thread_id: r.threadId } : { ts: r.ts };
     toServices({ type: 'm.receipt', room_id: r.roomId, content: { [r.eventId]: { [r.type]: { [r.userId]: receipt } } } }, { roomId: r.roomId });
@@ -163,6 +193,7 @@ export async function buildServices(config: Config, log: Logger, db: Knex, signi
     receipts,
     relations: new RelationsService(db, reader),
     media,
+    mediaGc: { gc: mediaGc, job: mediaGcJob },
     keys,
     toDevice: new ToDeviceService(db, bus, config.serverName),
     keyBackup: new KeyBackupService(db),
@@ -192,7 +223,9 @@ export async function buildServices(config: Config, log: Logger, db: Knex, signi
     },
     close: async () => {
       typing.close();
+      presence.close();
       await previewFetcher.close();
+      await mediaGcJob.stop();
       await pushWorker.stop();
       await gateways.stop();
       await transactions.stop();

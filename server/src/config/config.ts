@@ -55,6 +55,15 @@ const fileSchema = z
         max_upload_bytes: z.number().int().positive().optional(),
         url_previews: z.boolean().optional(),
         legacy_unauthenticated_downloads: z.boolean().optional(),
+        gc_interval_s: z.number().positive().optional(),
+        blob_grace_s: z.number().nonnegative().optional(),
+      })
+      .strict()
+      .optional(),
+    presence: z
+      .object({
+        unavailable_after_s: z.number().positive().optional(),
+        offline_after_s: z.number().positive().optional(),
       })
       .strict()
       .optional(),

@@ -11,6 +11,20 @@ export interface Change {
   everyone?: boolean;
   /** Typing notifications, which live in each process's memory: relayed to the others. */
   typing?: TypingChange[];
+  /** Presence set on this process, relayed so that every process knows it (presence.ts). */
+  presence?: PresenceChange[];
+}
+
+/**
+ * A user's presence as the process that saw their latest activity knows it. Sent when it
+ * changes, and when a user's activity moves to another process (which then owns their timers).
+ */
+export interface PresenceChange {
+  user: string;
+  presence: 'online' | 'offline' | 'unavailable';
+  statusMsg: string | null;
+  /** Last activity, ms since epoch. */
+  active: number;
 }
 
 /** A user started (until: expiry, ms since epoch) or stopped (until: 0) typing in a room. */
@@ -62,7 +76,7 @@ export class NotifyBus {
 
   /** A change committed by another process (see pg-relay.ts). */
   publishRemote(change: Change): void {
-    // Listeners first (typing state applied), then the waiters they concern wake up.
+    // Listeners first (typing and presence state applied), then the waiters they concern wake up.
     for (const listener of this.#remoteListeners) listener(change);
     this.#deliver(change);
   }

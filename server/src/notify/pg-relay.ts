@@ -1,6 +1,6 @@
 import pg from 'pg';
 import type { Logger } from '../logger.ts';
-import type { Change, NotifyBus } from './bus.ts';
+import type { Change, NotifyBus, PresenceChange } from './bus.ts';
 
 const CHANNEL = 'tocsin_changes';
 // NOTIFY payloads are limited to 8000 bytes; a bigger change is sent as "everyone wake up".
@@ -13,6 +13,8 @@ interface WireChange {
   all?: true;
   /** Typing changes: [room, user, until]. */
   t?: Array<[string, string, number]>;
+  /** Presence: [user, presence, status_msg or null, last active]. */
+  s?: Array<[string, PresenceChange['presence'], string | null, number]>;
   /** The sending process, so that it ignores its own notifications. */
   n: string;
 }
@@ -70,8 +72,16 @@ export class PgRelay {
       }
       if (wire.n === this.#node) return;
       const typing = Array.isArray(wire.t) ? wire.t.map(([room, user, until]) => ({ room, user, until })) : undefined;
+      const presence = Array.isArray(wire.s) ? wire.s.map(([user, state, statusMsg, active]) => ({ user, presence: state, statusMsg, active })) : undefined;
       if (wire.all) this.#bus.publishRemote({ ...(wire.p !== undefined ? { pos: wire.p } : {}), everyone: true });
-      else this.#bus.publishRemote({ ...(wire.p !== undefined ? { pos: wire.p } : {}), rooms: wire.r ?? [], users: wire.u ?? [], ...(typing ? { typing } : {}) });
+      else
+        this.#bus.publishRemote({
+          ...(wire.p !== undefined ? { pos: wire.p } : {}),
+          rooms: wire.r ?? [],
+          users: wire.u ?? [],
+          ...(typing ? { typing } : {}),
+          ...(presence ? { presence } : {}),
+        });
     });
     client.on('end', () => {
       if (this.#closed) return;
@@ -104,14 +114,18 @@ export class PgRelay {
     const users = new Set<string>();
     let pos: number | undefined;
     const typing: Array<[string, string, number]> = [];
+    // Only the latest state of each user matters to the other processes.
+    const presence = new Map<string, [string, PresenceChange['presence'], string | null, number]>();
     for (const c of batch) {
+      for (const p of c.presence ?? []) presence.set(p.user, [p.user, p.presence, p.statusMsg, p.active]);
       if (c.pos !== undefined) pos = Math.max(pos ?? 0, c.pos);
       for (const t of c.typing ?? []) typing.push([t.room, t.user, t.until]);
       for (const r of c.rooms ?? []) rooms.add(r);
       for (const u of c.users ?? []) users.add(u);
     }
-    const wire: WireChange = { n: this.#node, r: [...rooms], u: [...users], ...(pos !== undefined ? { p: pos } : {}), ...(typing.length > 0 ? { t: typing } : {}) };
-    // Too big to describe: everyone wakes, and typing (worth a few seconds) is dropped.
+    const wire: WireChange = { n: this.#node, r: [...rooms], u: [...users], ...(pos !== undefined ? { p: pos } : {}), ...(typing.length > 0 ? { t: typing } : {}), ...(presence.size > 0 ? { s: [...presence.values()] } : {}) };
+    // Too big to describe: everyone wakes, and typing (worth a few seconds) and presence (set
+    // again by the user's next activity) are dropped.
     let payload = JSON.stringify(wire);
     if (payload.length > MAX_PAYLOAD) payload = JSON.stringify({ n: this.#node, all: true, ...(pos !== undefined ? { p: pos } : {}) });
     try {

@@ -70,10 +70,13 @@ export async function skipTo(db: Knex, asId: string, upTo: number): Promise<void
   await db('appservice_state').where({ as_id: asId }).update({ stream_pos: upTo, lease_until: null });
 }
 
-export async function acknowledged(db: Knex, asId: string, upTo: number): Promise<void> {
-  await db('appservice_state')
-    .where({ as_id: asId })
-    .update({ stream_pos: upTo, next_txn_id: db.raw('next_txn_id + 1'), pending_event_ids: null, pending_up_to: null, attempts: 0, due_ts: 0, lease_until: null, last_error: null });
+export async function acknowledged(db: Knex, asId: string, txnId: number, upTo: number): Promise<void> {
+  await db.transaction(async (trx) => {
+    await trx('appservice_edus').where({ as_id: asId, txn_id: txnId }).delete();
+    await trx('appservice_state')
+      .where({ as_id: asId })
+      .update({ stream_pos: upTo, next_txn_id: db.raw('next_txn_id + 1'), pending_event_ids: null, pending_up_to: null, attempts: 0, due_ts: 0, lease_until: null, last_error: null });
+  });
 }
 
 export async function failed(db: Knex, asId: string, dueTs: number, error: string): Promise<void> {
@@ -84,6 +87,43 @@ export async function failed(db: Knex, asId: string, dueTs: number, error: strin
 
 export async function release(db: Knex, asId: string): Promise<void> {
   await db('appservice_state').where({ as_id: asId }).update({ lease_until: null });
+}
+
+/** Queues an ephemeral event for the next transaction of each service. */
+export async function queueEdu(db: Knex, asIds: string[], edu: Record<string, unknown>): Promise<void> {
+  if (asIds.length === 0) return;
+  const json = JSON.stringify(edu);
+  await db('appservice_edus').insert(asIds.map((as_id) => ({ as_id, edu: json })));
+}
+
+/**
+ * Gives the oldest waiting ephemeral events of a service (at most `limit`) to transaction
+ * `txnId`; those it already holds (taken before a crash) stay with it. One statement, as every
+ * node's idle pass runs it. Returns how many the transaction holds.
+ */
+export async function takeEdus(db: Knex, asId: string, txnId: number, limit: number): Promise<number> {
+  const result = await db.raw(
+    `UPDATE appservice_edus SET txn_id = ? WHERE id IN (
+       SELECT id FROM appservice_edus WHERE as_id = ? AND (txn_id IS NULL OR txn_id = ?) ORDER BY id LIMIT ?)
+     RETURNING id`,
+    [txnId, asId, txnId, limit],
+  );
+  return (result.rows as unknown[]).length;
+}
+
+/** Drops the oldest waiting ephemeral events beyond `keep`: a service that is down must not grow the table without end. */
+export async function trimEdus(db: Knex, asId: string, keep: number): Promise<void> {
+  await db.raw(
+    `DELETE FROM appservice_edus WHERE as_id = ? AND txn_id IS NULL AND id < (
+       SELECT id FROM appservice_edus WHERE as_id = ? AND txn_id IS NULL ORDER BY id DESC OFFSET ? LIMIT 1)`,
+    [asId, asId, keep - 1],
+  );
+}
+
+/** The ephemeral events of transaction `txnId` of a service, oldest first. */
+export async function edusOf(db: Knex, asId: string, txnId: number): Promise<Array<Record<string, unknown>>> {
+  const rows = await db('appservice_edus').where({ as_id: asId, txn_id: txnId }).orderBy('id').select('edu');
+  return (rows as Array<{ edu: unknown }>).map((r) => (typeof r.edu === 'string' ? JSON.parse(r.edu) : r.edu) as Record<string, unknown>);
 }
 
 /** Members (joined or invited) of the rooms, for "rooms where the service has users". */

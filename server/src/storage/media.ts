@@ -118,3 +118,28 @@ export async function findThumbnail(db: Knex, mediaId: string, width: number, he
 export async function insertThumbnail(db: Knex, row: ThumbnailRow): Promise<void> {
   await db('media_thumbnails').insert(row).onConflict(['media_id', 'width', 'height', 'method']).ignore();
 }
+
+/**
+ * Deletes reservations (POST /create) whose `unused_expires_at` has passed without an upload;
+ * returns their ids. A batch at a time, so that a large backlog makes no long transaction.
+ */
+export async function deleteExpiredReservations(db: Knex, now: number, limit: number): Promise<string[]> {
+  const result = await db.raw(
+    `DELETE FROM media WHERE media_id IN (
+       SELECT media_id FROM media WHERE sha256 IS NULL AND unused_expires_ts <= ? ORDER BY unused_expires_ts LIMIT ?)
+     RETURNING media_id`,
+    [now, limit],
+  );
+  return (result.rows as Array<{ media_id: string }>).map((r) => r.media_id);
+}
+
+/** Among `hashes`, those some media or thumbnail row refers to (quarantined ones included). */
+export async function referencedHashes(db: Knex, hashes: string[]): Promise<Set<string>> {
+  if (hashes.length === 0) return new Set();
+  const rows = await db.raw(
+    `SELECT sha256 FROM media WHERE sha256 = ANY(?::text[])
+     UNION SELECT sha256 FROM media_thumbnails WHERE sha256 = ANY(?::text[])`,
+    [hashes, hashes],
+  );
+  return new Set((rows.rows as Array<{ sha256: string }>).map((r) => r.sha256));
+}

@@ -18,6 +18,8 @@ const REQUEST_TIMEOUT_MS = 30_000;
 const MAX_BACKOFF_MS = 5 * 60_000;
 /** Ephemeral events waiting per service: the oldest go first when a service falls behind. */
 const MAX_QUEUED_EDUS = 1000;
+/** Ephemeral events per transaction at most (as Synapse sends). */
+const MAX_EDUS = 100;
 
 type Edu = Record<string, unknown>;
 
@@ -41,14 +43,6 @@ export class TransactionSender {
   #running: Promise<void> | undefined;
   #again = false;
   #stopped = false;
-  /**
-   * Ephemeral events (typing, receipts, presence) for services registered with
-   * receive_ephemeral, waiting for their next transaction. In memory: they are worth seconds,
-   * and a restart may lose some, as it loses typing itself.
-   */
-  readonly #edus = new Map<string, Edu[]>();
-  /** Those already put in a transaction not yet acknowledged: its retries carry them again. */
-  readonly #edusInFlight = new Map<string, { txnId: number; edus: Edu[] }>();
 
   constructor(db: Knex, log: Logger, appservices: AppserviceService) {
     this.#db = db;
@@ -73,6 +67,11 @@ export class TransactionSender {
    * Queues an ephemeral event for the services that want it: those with receive_ephemeral whose
    * users are in the room (typing, receipts: `roomId`), or share a room with the user whose
    * presence changed (`userId`), or whose namespaces hold the room or the user.
+   *
+   * They wait in the database (appservice_edus), not in this process: the node where the typing
+   * happened may not be the one holding the service's sending lease, and whichever node sends
+   * the next transaction takes them. Only the node where a change happened queues it (remote
+   * changes relayed to this node are not queued again), so each goes out once.
    */
   async queueEphemeral(edu: Edu, scope: { roomId?: string; userId?: string }): Promise<void> {
     const targets = this.#targets.filter((r) => r.receiveEphemeral);
@@ -81,35 +80,28 @@ export class TransactionSender {
     if (scope.roomId !== undefined) rooms = [scope.roomId];
     else if (scope.userId !== undefined) rooms = (await membershipsRepo.roomsOfUser(this.#db, scope.userId, ['join'])).map((m) => m.room_id);
     const members = await asRepo.membersOfRooms(this.#db, rooms);
-    let queued = false;
+    const wantedBy: string[] = [];
     for (const reg of targets) {
       const owns = (u: string) => this.#appservices.owns(reg, u);
       const wanted =
         (scope.userId !== undefined && owns(scope.userId)) ||
         rooms.some((r) => (scope.roomId !== undefined && inNamespace(reg.rooms, r)) || (members.get(r) ?? []).some(owns));
-      if (!wanted) continue;
-      const queue = this.#edus.get(reg.id) ?? [];
-      queue.push(edu);
-      if (queue.length > MAX_QUEUED_EDUS) queue.shift();
-      this.#edus.set(reg.id, queue);
-      queued = true;
+      if (wanted) wantedBy.push(reg.id);
     }
-    if (queued) this.wake();
+    if (wantedBy.length === 0) return;
+    await asRepo.queueEdu(this.#db, wantedBy, edu);
+    // This node sends it at once if no other holds the lease; otherwise the holder's next
+    // pass (within a second) takes it.
+    this.wake();
   }
 
-  /** The ephemeral events that go with transaction `txnId` of a service. */
-  #edusFor(reg: Registration, txnId: number): Edu[] {
-    const inFlight = this.#edusInFlight.get(reg.id);
-    if (inFlight?.txnId === txnId) return inFlight.edus;
-    const edus = this.#edus.get(reg.id) ?? [];
-    this.#edus.delete(reg.id);
-    this.#edusInFlight.set(reg.id, { txnId, edus });
-    return edus;
-  }
-
-  #hasEdus(reg: Registration, txnId: number): boolean {
+  /** Gives the waiting ephemeral events to transaction `txnId`; true when it holds some. */
+  async #takeEdus(reg: Registration, txnId: number): Promise<boolean> {
     if (!reg.receiveEphemeral) return false;
-    return (this.#edus.get(reg.id)?.length ?? 0) > 0 || (this.#edusInFlight.get(reg.id)?.txnId === txnId && this.#edusInFlight.get(reg.id)!.edus.length > 0);
+    const held = await asRepo.takeEdus(this.#db, reg.id, txnId, MAX_EDUS);
+    // A full transaction means a backlog: the service is slow or was down.
+    if (held === MAX_EDUS) await asRepo.trimEdus(this.#db, reg.id, MAX_QUEUED_EDUS);
+    return held > 0;
   }
 
   async stop(): Promise<void> {
@@ -152,7 +144,8 @@ export class TransactionSender {
       let upTo = st.pending_up_to;
       if (eventIds === null || upTo === null) {
         const scanned = await asRepo.eventsAfter(this.#db, st.stream_pos, SCAN);
-        if (scanned.length === 0 && this.#hasEdus(reg, st.next_txn_id)) {
+        const withEdus = await this.#takeEdus(reg, st.next_txn_id);
+        if (scanned.length === 0 && withEdus) {
           // No room event, but ephemeral ones wait: a transaction of those alone, fixed like
           // any other so that a retry of its id carries no events the first attempt lacked.
           eventIds = [];
@@ -165,7 +158,7 @@ export class TransactionSender {
           const wanted = await this.#interesting(reg, scanned);
           const chosen = wanted.slice(0, MAX_EVENTS);
           upTo = chosen.length === MAX_EVENTS ? chosen.at(-1)!.streamPos : scanned.at(-1)!.streamPos;
-          if (chosen.length === 0) {
+          if (chosen.length === 0 && !withEdus) {
             await asRepo.skipTo(this.#db, reg.id, upTo);
             return true;
           }
@@ -178,7 +171,7 @@ export class TransactionSender {
       const events = await toClientEvents(this.#db, stored, { userId: this.#appservices.senderOf(reg) }, { withRoomId: true });
       const body: Record<string, unknown> = { events };
       if (reg.receiveEphemeral) {
-        const edus = this.#edusFor(reg, st.next_txn_id);
+        const edus = await asRepo.edusOf(this.#db, reg.id, st.next_txn_id);
         // The stable key, and MSC2409's, which bridges written before it was stable still read.
         body.ephemeral = edus;
         body['de.sorunome.msc2409.ephemeral'] = edus;
@@ -192,8 +185,7 @@ export class TransactionSender {
       });
       await res.body.dump();
       if (res.statusCode < 200 || res.statusCode >= 300) throw new Error(`HTTP ${res.statusCode}`);
-      await asRepo.acknowledged(this.#db, reg.id, upTo);
-      this.#edusInFlight.delete(reg.id);
+      await asRepo.acknowledged(this.#db, reg.id, st.next_txn_id, upTo);
       return true;
     } catch (err) {
       const attempts = st.attempts + 1;

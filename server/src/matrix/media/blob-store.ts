@@ -25,6 +25,14 @@ export interface BlobStore {
   read(sha256: string, range?: { start: number; end: number }): Readable;
   /** Removes a blob (missing is fine). */
   remove(sha256: string): Promise<void>;
+  /** Every blob, with when it was last written (ms since epoch); no order. */
+  list(): AsyncIterable<{ sha256: string; writtenMs: number }>;
+  /**
+   * Removes a blob only if it was last written before `beforeMs`; true when removed. Safe
+   * against a put of the same bytes at the same moment (an upload that has not yet recorded
+   * its row): the fresh copy survives.
+   */
+  removeIfOlder(sha256: string, beforeMs: number): Promise<boolean>;
 }
 
 export interface StoredBlob {
@@ -129,5 +137,40 @@ export class FsBlobStore implements BlobStore {
 
   async remove(sha256: string): Promise<void> {
     await rm(this.#pathOf(sha256), { force: true });
+  }
+
+  async *list(): AsyncIterable<{ sha256: string; writtenMs: number }> {
+    const dirs = async (dir: string, pattern: RegExp) => (await readdir(dir).catch(() => [] as string[])).filter((n) => pattern.test(n));
+    for (const a of await dirs(this.#root, /^[0-9a-f]{2}$/)) {
+      for (const b of await dirs(path.join(this.#root, a), /^[0-9a-f]{2}$/)) {
+        const dir = path.join(this.#root, a, b);
+        for (const name of await dirs(dir, SHA256_HEX)) {
+          const info = await stat(path.join(dir, name)).catch(() => undefined);
+          if (info?.isFile()) yield { sha256: name, writtenMs: info.mtimeMs };
+        }
+      }
+    }
+  }
+
+  async removeIfOlder(sha256: string, beforeMs: number): Promise<boolean> {
+    const file = this.#pathOf(sha256);
+    // Moved aside first, then judged: a put of the same bytes renames its fresh file onto the
+    // name either before the move (the moved file is fresh: it goes back) or after (the new
+    // file is untouched). Either way the bytes an upload is about to record stay in place.
+    const aside = path.join(this.#tmp, `gc-${sha256}-${randomBytes(6).toString('hex')}`);
+    try {
+      await rename(file, aside);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
+      throw err;
+    }
+    const info = await stat(aside);
+    if (info.mtimeMs >= beforeMs) {
+      // Same name, same bytes: putting it back over a newer copy is harmless.
+      await rename(aside, file);
+      return false;
+    }
+    await rm(aside, { force: true });
+    return true;
   }
 }

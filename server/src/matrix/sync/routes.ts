@@ -14,18 +14,28 @@ export function syncRoutes(s: Services): RouteDef[] {
       if (query.full_state !== undefined && query.full_state !== 'true' && query.full_state !== 'false') {
         throw invalidParam('full_state must be true or false.');
       }
+      const setPresence = query.set_presence ?? 'online';
+      if (setPresence !== 'online' && setPresence !== 'offline' && setPresence !== 'unavailable') {
+        throw invalidParam('set_presence must be online, offline or unavailable.');
+      }
       const filter = await resolveFilter(s.db, requester.userId, query.filter);
       // A client that goes away ends its long-poll at once.
       const abort = new AbortController();
       res.on('close', () => abort.abort());
       req.socket.setTimeout(0);
-      return s.sync.sync(requester, {
-        since: query.since,
-        timeoutMs: timeout,
-        filter,
-        fullState: query.full_state === 'true',
-        signal: abort.signal,
-      });
+      // Presence follows the sync: online while it lasts, offline some time after the last ends.
+      const syncEnded = await s.presence.syncing(requester.userId, setPresence);
+      try {
+        return await s.sync.sync(requester, {
+          since: query.since,
+          timeoutMs: timeout,
+          filter,
+          fullState: query.full_state === 'true',
+          signal: abort.signal,
+        });
+      } finally {
+        syncEnded();
+      }
     }),
 
     userRoute('POST', `${V3}/user/:userId/filter`, async ({ requester, params, body }) => {

@@ -12,6 +12,7 @@ import * as m011Relations from './011_relations.ts';
 import * as m014AuditLog from './014_audit_log.ts';
 import * as m015SearchReports from './015_search_reports.ts';
 import * as m016LogbookIndex from './016_logbook_index.ts';
+import * as m017Multinode from './017_multinode.ts';
 
 interface Migration {
   up(db: Knex): Promise<void>;
@@ -34,6 +35,7 @@ const migrations: Array<[string, Migration]> = [
   ['014_audit_log', m014AuditLog],
   ['015_search_reports', m015SearchReports],
   ['016_logbook_index', m016LogbookIndex],
+  ['017_multinode', m017Multinode],
 ];
 
 export const migrationSource: Knex.MigrationSource<[string, Migration]> = {
