@@ -91,7 +91,6 @@ export async function buildServices(config: Config, log: Logger, db: Knex, signi
   // Typing and presence changes share one serial: the second part of sync tokens.
   const ephemeralClock = new EphemeralClock();
   const typing = new TypingService(bus, ephemeralClock);
-  const presence = new PresenceService({ db, bus, clock: ephemeralClock });
   // The rooms' latest events in memory, for the syncs a send wakes (taken before they wake).
   const recentEvents = new RecentEvents(db);
   writer.onCommitted((events) => recentEvents.add(events));
