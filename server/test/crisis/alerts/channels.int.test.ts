@@ -71,10 +71,12 @@ describe('alerts over every channel', () => {
       title: 'Incendie',
       body: 'Évacuation du bâtiment C, rassemblement parking nord.',
       audience: [bob.userId, carol.userId],
+      // Carol's acknowledgement must land before the SMS step falls due: on a loaded machine the
+      // push, its decryption and the ack can take a few seconds, so the steps leave room for it.
       escalation: [
         { after_s: 0, channels: ['webpush'] },
-        { after_s: 2, channels: ['sms'] },
-        { after_s: 3, channels: ['email'] },
+        { after_s: 10, channels: ['sms'] },
+        { after_s: 11, channels: ['email'] },
       ],
     });
     expect(created.status).toBe(200);
