@@ -2,6 +2,7 @@ import type { Knex } from 'knex';
 import type { Logger } from '../../logger.ts';
 import * as deliveriesRepo from '../../storage/alert-deliveries.ts';
 import type { DeliveryRow } from '../../storage/alert-deliveries.ts';
+import * as stepsRepo from '../../storage/alert-steps.ts';
 import * as alertsRepo from '../../storage/alerts.ts';
 import * as contactsRepo from '../../storage/contacts.ts';
 import * as usersRepo from '../../storage/users.ts';
@@ -26,6 +27,11 @@ export interface EngineDeps {
 
 export const DEFAULT_LEASE_MS = 120_000;
 const BATCH = 2000;
+/**
+ * The first claim of a run is small and the next ones grow to BATCH: the first messages go out
+ * while the rest of a large fan-out is still being claimed and loaded, instead of after it.
+ */
+const FIRST_BATCH = 128;
 /** Batches dispatching at once: the next one is claimed and loaded while the first goes out. */
 const BATCHES_IN_FLIGHT = 2;
 const MAX_ATTEMPTS = 6;
@@ -113,10 +119,15 @@ export class EscalationEngine {
   async #loop(): Promise<void> {
     let next = IDLE_POLL_MS;
     const dispatching = new Set<Promise<void>>();
+    let size = FIRST_BATCH;
     try {
       for (;;) {
         this.#again = false;
-        const batch = await this.#claim();
+        // Each round, so that a step falling due during a long fan-out does not wait for its end.
+        await this.#expandDueSteps();
+        const limit = size;
+        size = Math.min(BATCH, size * 4);
+        const batch = await this.#claim(limit);
         if (batch) {
           const running: Promise<void> = this.#dispatchBatch(batch)
             .catch((err: unknown) => {
@@ -126,13 +137,13 @@ export class EscalationEngine {
           dispatching.add(running);
         }
         if (this.#stopped) break;
-        if ((batch?.claimed ?? 0) < BATCH && !this.#again) break;
+        if ((batch?.claimed ?? 0) < limit && !this.#again) break;
         if (dispatching.size >= BATCHES_IN_FLIGHT) await Promise.race(dispatching);
       }
       await Promise.all(dispatching);
       if (this.#stopped) return;
-      const due = await deliveriesRepo.nextDueTs(this.#d.db);
-      if (due !== undefined) next = Math.max(0, Math.min(IDLE_POLL_MS, due - Date.now()));
+      const dues = (await Promise.all([deliveriesRepo.nextDueTs(this.#d.db), stepsRepo.nextStepDueTs(this.#d.db)])).filter((t) => t !== undefined);
+      if (dues.length > 0) next = Math.max(0, Math.min(IDLE_POLL_MS, Math.min(...dues) - Date.now()));
     } catch (err) {
       if (!this.#stopped) this.#d.log.error({ err }, 'escalation engine run failed');
       await Promise.all(dispatching);
@@ -144,16 +155,45 @@ export class EscalationEngine {
 
   /** Claims and dispatches one batch; returns how many steps it claimed. */
   async runOnce(): Promise<number> {
-    const batch = await this.#claim();
+    await this.#expandDueSteps();
+    const batch = await this.#claim(BATCH);
     if (batch) await this.#dispatchBatch(batch);
     return batch?.claimed ?? 0;
   }
 
+  /**
+   * Writes the rows of the alert steps that have fallen due, for the recipients still
+   * unacknowledged; one transaction per step, which holds the step's row (FOR UPDATE SKIP
+   * LOCKED) until its rows are written and it is marked: a crash rolls both back and the step
+   * is taken again, a second node skips it meanwhile.
+   */
+  async #expandDueSteps(): Promise<void> {
+    const { db, log } = this.#d;
+    for (;;) {
+      const now = Date.now();
+      const done = await db.transaction(async (trx) => {
+        const step = await stepsRepo.claimDueStep(trx, now);
+        if (!step) return false;
+        const alert = await alertsRepo.findAlert(trx, step.alert_id);
+        const channels = alert?.escalation[step.step]?.channels;
+        if (!alert || !channels || alert.state !== 'active' || alert.expires_ts <= now) {
+          await stepsRepo.setStepState(trx, step.alert_id, step.step, 'cancelled');
+          return true;
+        }
+        await stepsRepo.expandStep(trx, step.alert_id, step.step, channels, step.due_ts, now);
+        await stepsRepo.setStepState(trx, step.alert_id, step.step, 'expanded');
+        log.debug({ alertId: step.alert_id, step: step.step }, 'alert step due: deliveries written');
+        return true;
+      });
+      if (!done || this.#stopped) return;
+    }
+  }
+
   /** Claims due steps and loads what their dispatch needs; undefined when nothing is due. */
-  async #claim(): Promise<Batch | undefined> {
+  async #claim(limit: number): Promise<Batch | undefined> {
     const { db } = this.#d;
     const now = Date.now();
-    const claimed = await deliveriesRepo.claimDue(db, now, this.#leaseMs, BATCH);
+    const claimed = await deliveriesRepo.claimDue(db, now, this.#leaseMs, limit);
     if (claimed.length === 0) return undefined;
 
     const alerts = new Map<string, alertsRepo.AlertRow | undefined>();

@@ -9,6 +9,7 @@ import * as m007Appservice from './007_appservice.ts';
 import * as m008AlertTemplates from './008_alert_templates.ts';
 import * as m010AlertRoomPosts from './010_alert_room_posts.ts';
 import * as m011Relations from './011_relations.ts';
+import * as m013LazyStepsSmsIds from './013_lazy_steps_sms_ids.ts';
 
 interface Migration {
   up(db: Knex): Promise<void>;
@@ -28,6 +29,7 @@ const migrations: Array<[string, Migration]> = [
   ['008_alert_templates', m008AlertTemplates],
   ['010_alert_room_posts', m010AlertRoomPosts],
   ['011_relations', m011Relations],
+  ['013_lazy_steps_sms_ids', m013LazyStepsSmsIds],
 ];
 
 export const migrationSource: Knex.MigrationSource<[string, Migration]> = {
