@@ -22,6 +22,7 @@ export async function up(db: Knex): Promise<void> {
   await db.schema.createTable('sms_message_ids', (t) => {
     t.text('message_id').primary();
     t.bigInteger('delivery_id').notNullable();
+    t.text('first_id').notNullable(); // the first part's message_id: the delivery's external_id
     t.bigInteger('created_ts').notNullable();
     t.index(['created_ts']);
   });
