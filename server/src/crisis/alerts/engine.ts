@@ -169,6 +169,9 @@ export class EscalationEngine {
    */
   async #expandDueSteps(): Promise<void> {
     const { db, log } = this.#d;
+    // Usually nothing is due: one read, without opening a transaction (PGlite has one connection).
+    const due = await stepsRepo.nextStepDueTs(db);
+    if (due === undefined || due > Date.now()) return;
     for (;;) {
       const now = Date.now();
       const done = await db.transaction(async (trx) => {
