@@ -12,6 +12,8 @@ export interface StepRow {
   step: number;
   due_ts: number;
   state: StepState;
+  /** The last recipient (user_id order) whose rows are written; '' before the first chunk. */
+  cursor: string;
 }
 
 export async function insertSteps(trx: Knex, rows: StepRow[]): Promise<void> {
@@ -19,19 +21,30 @@ export async function insertSteps(trx: Knex, rows: StepRow[]): Promise<void> {
 }
 
 /**
- * Writes one step's deliveries (one per channel) for every unacknowledged recipient of the
- * alert who has none for it yet. Idempotent: a second run adds nothing.
+ * Writes one step's deliveries (one per channel) for the next `limit` recipients after the
+ * step's cursor (user_id order) who have not acknowledged and have none for it yet, and moves
+ * the cursor, or marks the step expanded after the last chunk. Inside the transaction that
+ * claimed the step: the rows and the cursor commit together. Returns whether rows remain.
  */
-export async function expandStep(trx: Knex, alertId: string, step: number, channels: readonly string[], dueTs: number, now: number): Promise<void> {
+export async function expandStepChunk(trx: Knex, step: StepRow, channels: readonly string[], now: number, limit: number): Promise<boolean> {
+  // The last recipient of this chunk; none when the rest fits in it.
+  const boundary = await trx.raw(
+    'SELECT user_id FROM alert_recipients WHERE alert_id = ? AND user_id > ? ORDER BY user_id OFFSET ? LIMIT 1',
+    [step.alert_id, step.cursor, limit - 1],
+  );
+  const upTo = (boundary.rows as { user_id: string }[])[0]?.user_id ?? null;
   await trx.raw(
     `INSERT INTO alert_deliveries (alert_id, user_id, step, channel, state, due_ts, updated_ts, attempts)
      SELECT r.alert_id, r.user_id, ?::int, c.channel, 'pending', ?::bigint, ?::bigint, 0
      FROM alert_recipients r CROSS JOIN jsonb_array_elements_text(?::jsonb) AS c(channel)
-     WHERE r.alert_id = ? AND r.acknowledged_ts IS NULL
+     WHERE r.alert_id = ? AND r.user_id > ? AND (?::text IS NULL OR r.user_id <= ?::text) AND r.acknowledged_ts IS NULL
      ORDER BY r.user_id, c.channel
      ON CONFLICT (alert_id, user_id, step, channel) DO NOTHING`,
-    [step, dueTs, now, JSON.stringify(channels), alertId],
+    [step.step, step.due_ts, now, JSON.stringify(channels), step.alert_id, step.cursor, upTo, upTo],
   );
+  const update = upTo === null ? { state: 'expanded', cursor: step.cursor } : { cursor: upTo };
+  await trx('alert_steps').where({ alert_id: step.alert_id, step: step.step }).update(update);
+  return upTo !== null;
 }
 
 /**
@@ -40,7 +53,7 @@ export async function expandStep(trx: Knex, alertId: string, step: number, chann
  */
 export async function claimDueStep(trx: Knex, now: number): Promise<StepRow | undefined> {
   const result = await trx.raw(
-    `SELECT alert_id, step, due_ts, state FROM alert_steps
+    `SELECT alert_id, step, due_ts, state, cursor FROM alert_steps
      WHERE state = 'pending' AND due_ts <= ?
      ORDER BY due_ts
      LIMIT 1

@@ -78,14 +78,16 @@ export class AlertService {
         }
       });
     }
-    // Everyone else: the first step's rows now, each later step's when it falls due, only for
-    // those still unacknowledged then (storage/alert-steps.ts): the answer and the first
-    // dispatch do not wait for rows that acknowledgements will mostly make useless.
+    // Everyone else: each step's rows are written by the engine when it falls due (the first
+    // one right after this answer), a chunk at a time, only for those still unacknowledged then
+    // (storage/alert-steps.ts): the answer waits for none of them, the first messages go out
+    // while the rest are written, and no row is written that an acknowledgement made useless.
     const steps: stepsRepo.StepRow[] = plan.map((step, index) => ({
       alert_id: alertId,
       step: index,
       due_ts: now + step.after_s * 1000,
-      state: index === 0 ? 'expanded' : 'pending',
+      state: 'pending',
+      cursor: '',
     }));
     await db.transaction(async (trx) => {
       await alertsRepo.insertAlert(trx, {
@@ -111,7 +113,6 @@ export class AlertService {
       );
       await deliveriesRepo.insertDeliveries(trx, held, now);
       await stepsRepo.insertSteps(trx, steps);
-      await stepsRepo.expandStep(trx, alertId, 0, plan[0]!.channels, steps[0]!.due_ts, now);
       // Last: the feed position serialises writers until the commit (storage/stream.ts).
       pos = await nextStreamPos(trx);
       await alertsRepo.setFeedPos(trx, alertId, pos);

@@ -123,10 +123,13 @@ export class EscalationEngine {
     try {
       for (;;) {
         this.#again = false;
-        // Each round, so that a step falling due during a long fan-out does not wait for its end.
-        await this.#expandDueSteps();
         const limit = size;
         size = Math.min(BATCH, size * 4);
+        // A chunk of a due step's rows each round, then a claim: the first messages of a large
+        // fan-out go out while the rest are written, and a step falling due during a long
+        // fan-out does not wait for its end.
+        const moreToWrite = await this.#expandDueSteps(limit, 1);
+        if (moreToWrite) this.#again = true;
         const batch = await this.#claim(limit);
         if (batch) {
           const running: Promise<void> = this.#dispatchBatch(batch)
@@ -155,41 +158,42 @@ export class EscalationEngine {
 
   /** Claims and dispatches one batch; returns how many steps it claimed. */
   async runOnce(): Promise<number> {
-    await this.#expandDueSteps();
+    await this.#expandDueSteps(BATCH);
     const batch = await this.#claim(BATCH);
     if (batch) await this.#dispatchBatch(batch);
     return batch?.claimed ?? 0;
   }
 
   /**
-   * Writes the rows of the alert steps that have fallen due, for the recipients still
-   * unacknowledged; one transaction per step, which holds the step's row (FOR UPDATE SKIP
-   * LOCKED) until its rows are written and it is marked: a crash rolls both back and the step
-   * is taken again, a second node skips it meanwhile.
+   * Writes the rows of alert steps that have fallen due, for the recipients still
+   * unacknowledged, up to `chunks` chunks of `size` recipients (all when unbounded); returns
+   * whether a due step has rows left to write. One transaction per chunk holds the step's row
+   * (FOR UPDATE SKIP LOCKED) while it writes the chunk and moves the step's cursor: a crash
+   * rolls both back and the chunk is written again, a second node skips the step meanwhile.
    */
-  async #expandDueSteps(): Promise<void> {
+  async #expandDueSteps(size: number, chunks = Infinity): Promise<boolean> {
     const { db, log } = this.#d;
     // Usually nothing is due: one read, without opening a transaction (PGlite has one connection).
     const due = await stepsRepo.nextStepDueTs(db);
-    if (due === undefined || due > Date.now()) return;
-    for (;;) {
+    if (due === undefined || due > Date.now()) return false;
+    for (let i = 0; i < chunks; i++) {
       const now = Date.now();
       const done = await db.transaction(async (trx) => {
         const step = await stepsRepo.claimDueStep(trx, now);
-        if (!step) return false;
+        if (!step) return true;
         const alert = await alertsRepo.findAlert(trx, step.alert_id);
         const channels = alert?.escalation[step.step]?.channels;
         if (!alert || !channels || alert.state !== 'active' || alert.expires_ts <= now) {
           await stepsRepo.setStepState(trx, step.alert_id, step.step, 'cancelled');
-          return true;
+          return false;
         }
-        await stepsRepo.expandStep(trx, step.alert_id, step.step, channels, step.due_ts, now);
-        await stepsRepo.setStepState(trx, step.alert_id, step.step, 'expanded');
-        log.debug({ alertId: step.alert_id, step: step.step }, 'alert step due: deliveries written');
-        return true;
+        const more = await stepsRepo.expandStepChunk(trx, step, channels, now, size);
+        if (!more) log.debug({ alertId: step.alert_id, step: step.step }, 'alert step due: deliveries written');
+        return false;
       });
-      if (!done || this.#stopped) return;
+      if (done || this.#stopped) return false;
     }
+    return true;
   }
 
   /** Claims due steps and loads what their dispatch needs; undefined when nothing is due. */

@@ -2,9 +2,11 @@ import type { Knex } from 'knex';
 
 // alert_steps: one row per timed step of an alert (not per recipient). A fan-out to 10,000
 // people wrote every step's rows at once (30,000 for three steps) before the API answered;
-// now only the first step's rows are written then, and each later step's rows are written when
-// it falls due, for the recipients still unacknowledged (claimed FOR UPDATE SKIP LOCKED, in
-// one transaction, so a crash or a second node neither loses nor doubles a step).
+// now each step's rows are written when it falls due (the first one just after the answer),
+// for the recipients still unacknowledged, a chunk at a time so that the first messages go
+// out while the rest are written (the step claimed FOR UPDATE SKIP LOCKED, in
+// transactions that move a cursor with the rows they write, so a crash or a second node
+// neither loses nor doubles a step).
 //
 // sms_message_ids: the SMSC's message_id of every submitted part -> the delivery it carried,
 // so that a delivery receipt that arrives after a restart (or on another node) still finds
@@ -15,6 +17,8 @@ export async function up(db: Knex): Promise<void> {
     t.integer('step').notNullable();
     t.bigInteger('due_ts').notNullable();
     t.text('state').notNullable(); // pending | expanded | cancelled
+    // Rows are written in chunks of recipients in user_id order: the last one written so far.
+    t.text('cursor').notNullable().defaultTo('');
     t.primary(['alert_id', 'step']);
   });
   await db.raw("CREATE INDEX alert_steps_due ON alert_steps (due_ts) WHERE state = 'pending'");

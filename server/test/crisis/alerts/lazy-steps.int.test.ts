@@ -73,20 +73,24 @@ describe('later alert steps written when they fall due', () => {
       ],
     });
 
+    // The answer came before any delivery row: the engine writes them.
     const rows = async () => t.db('alert_deliveries').where({ alert_id: alertId }).select('user_id', 'step', 'channel', 'state');
-    expect((await rows()).map((r) => r.step)).toEqual(Array(USERS).fill(0));
+    expect(await rows()).toEqual([]);
 
     const ackers = users.slice(0, ACKERS);
     for (const u of ackers) expect(await alerts.acknowledge(alertId, u, 'app')).toBe(true);
 
-    // The status shows the planned step: pending for those who have not acknowledged.
+    // The status shows the plan: pending for those who have not acknowledged, cancelled for the others.
     const lines = async () => (await alerts.status(sender, alertId)).recipients as StatusLine[];
-    const laterOf = (line: StatusLine) => line.deliveries.filter((d) => d.step === 1).map((d) => `${d.channel}:${d.state}`);
+    const stepOf = (line: StatusLine, step: number) => line.deliveries.filter((d) => d.step === step).map((d) => `${d.channel}:${d.state}`);
+    const laterOf = (line: StatusLine) => stepOf(line, 1);
     for (const line of await lines()) {
-      expect(laterOf(line), line.user_id).toEqual(ackers.includes(line.user_id) ? ['email:cancelled', 'sms:cancelled'] : ['email:pending', 'sms:pending']);
+      const acked = ackers.includes(line.user_id);
+      expect(stepOf(line, 0), line.user_id).toEqual(acked ? ['sms:cancelled'] : ['sms:pending']);
+      expect(laterOf(line), line.user_id).toEqual(acked ? ['email:cancelled', 'sms:cancelled'] : ['email:pending', 'sms:pending']);
     }
 
-    // Time passes: the step falls due, and two nodes take it at once.
+    // Time passes: the step falls due, and two nodes take both steps at once.
     await t.db('alert_steps').where({ alert_id: alertId, step: 1 }).update({ due_ts: Date.now() - 1 });
     const sent: string[] = [];
     const engine = () => {
@@ -100,6 +104,7 @@ describe('later alert steps written when they fall due', () => {
     const [a, b] = [engine(), engine()];
     for (let round = 0; round < 5; round++) await Promise.all([a.runOnce(), b.runOnce()]);
 
+    expect((await rows()).filter((r) => r.step === 0).map((r) => r.user_id).sort()).toEqual(users.filter((u) => !ackers.includes(u)).sort());
     const later = (await rows()).filter((r) => r.step === 1);
     expect(later).toHaveLength((USERS - ACKERS) * 2);
     expect(later.filter((r) => ackers.includes(r.user_id))).toEqual([]);
@@ -141,10 +146,11 @@ describe('later alert steps written when they fall due', () => {
     engines.push(engine);
     await engine.runOnce();
     expect(sent).toEqual([]);
-    expect(await t.db('alert_deliveries').where({ alert_id: alertId, step: 1 })).toEqual([]);
+    expect(await t.db('alert_deliveries').where({ alert_id: alertId })).toEqual([]);
     const status = await alerts.status(sender, alertId);
     for (const line of status.recipients as StatusLine[]) {
       expect(line.deliveries.map((d) => `${d.step}:${d.channel}:${d.state}`)).toEqual(['0:sms:cancelled', '1:email:cancelled']);
+      expect(line.deliveries).toHaveLength(2);
     }
   });
 });
