@@ -35,6 +35,12 @@ const FIRST_BATCH = 128;
 /** Batches dispatching at once: the next one is claimed and loaded while the first goes out. */
 const BATCHES_IN_FLIGHT = 2;
 const MAX_ATTEMPTS = 6;
+/**
+ * Within a run, due alert steps are looked for at most this often (and always right after a
+ * chunk was written): a later step is minutes after the first, and each look is a query on a
+ * database that claims, renewals and acknowledgements share (PGlite has one connection).
+ */
+const STEP_CHECK_MS = 500;
 const IDLE_POLL_MS = 2000;
 const CONCURRENCY: Record<string, number> = { webpush: 256, email: 16, sms: 64, matrix: 4 };
 
@@ -80,6 +86,7 @@ export class EscalationEngine {
   #running: Promise<void> | undefined;
   #again = false;
   #stopped = false;
+  #stepsCheckedAt = 0;
 
   constructor(deps: EngineDeps) {
     this.#d = deps;
@@ -128,7 +135,7 @@ export class EscalationEngine {
         // A chunk of a due step's rows each round, then a claim: the first messages of a large
         // fan-out go out while the rest are written, and a step falling due during a long
         // fan-out does not wait for its end.
-        const moreToWrite = await this.#expandDueSteps(limit, 1);
+        const moreToWrite = await this.#expandDueSteps(limit, 1, limit === FIRST_BATCH);
         if (moreToWrite) this.#again = true;
         const batch = await this.#claim(limit);
         if (batch) {
@@ -171,11 +178,15 @@ export class EscalationEngine {
    * (FOR UPDATE SKIP LOCKED) while it writes the chunk and moves the step's cursor: a crash
    * rolls both back and the chunk is written again, a second node skips the step meanwhile.
    */
-  async #expandDueSteps(size: number, chunks = Infinity): Promise<boolean> {
+  async #expandDueSteps(size: number, chunks = Infinity, force = false): Promise<boolean> {
     const { db, log } = this.#d;
+    if (!force && Date.now() - this.#stepsCheckedAt < STEP_CHECK_MS) return false;
+    this.#stepsCheckedAt = Date.now();
     // Usually nothing is due: one read, without opening a transaction (PGlite has one connection).
     const due = await stepsRepo.nextStepDueTs(db);
     if (due === undefined || due > Date.now()) return false;
+    // Work found: the next round looks again at once.
+    this.#stepsCheckedAt = 0;
     for (let i = 0; i < chunks; i++) {
       const now = Date.now();
       const done = await db.transaction(async (trx) => {
