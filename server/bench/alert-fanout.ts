@@ -324,6 +324,7 @@ async function main(): Promise<void> {
     log(`server pid ${srv.pid} on ${srv.url}; set up in ${round(setupSeconds)} s`);
 
     const snap = () => ({ at: performance.now(), threads: threadCpu(srv.pid), server: cpuSecondsOf(srv.pid), postgres: postgresCpuSeconds(), machine: machineBusySeconds(), self: process.cpuUsage() });
+    const loadBefore = os.loadavg().map((l) => round(l, 2));
     const s0 = snap();
     const t0 = s0.at;
     const res = await fetch(`${srv.url}/_tocsin/v1/alerts`, {
@@ -364,6 +365,7 @@ async function main(): Promise<void> {
     const email = figures(mails, due);
     log(`SMS: ${texts.unique}/${n} by ${sms.last_ms} ms after due (${sms.per_s}/s); email: ${mails.unique}/${n} by ${email.last_ms} ms (${email.per_s}/s)`);
     const peak = memoryOf(srv.pid);
+    const loadAfter = os.loadavg().map((l) => round(l, 2));
 
     // What the database says (every step recorded), read while the server still runs.
     const check = await openDatabase({ dataDir: database.env.DATA_DIR!, databaseUrl: database.env.DATABASE_URL, poolSize: 1 });
@@ -433,6 +435,8 @@ async function main(): Promise<void> {
       server_cpu_ms_per_push: round(((s1.server - s0.server) * 1000) / Math.max(1, pushes.unique), 3),
       server_peak_rss_mb: round(peak.peakRssMb),
       calibration_webpush_encrypt_us: calibrationUs,
+      /** 1, 5 and 15 min load averages of the machine before the alert and after the last step. */
+      load_average: { before: loadBefore, after: loadAfter },
     };
     const machine = { cores: os.availableParallelism(), cpu: os.cpus()[0]?.model ?? 'unknown', memory_gb: round(os.totalmem() / 2 ** 30), platform: `${os.type()} ${os.release()}` };
     const aims = [
@@ -480,6 +484,7 @@ async function main(): Promise<void> {
       `- server threads, % of one core (web push phase): ${JSON.stringify(p.server_threads_cpu_pct)}; (SMS + email phase): ${JSON.stringify(l.server_threads_cpu_pct)}`,
       `- POST /_tocsin/v1/alerts answered in ${result.api_ms} ms; server CPU per push ${result.server_cpu_ms_per_push} ms; server peak RSS ${result.server_peak_rss_mb} MB`,
       `- calibration: web-push's encrypt cost ${calibrationUs} µs of CPU on this machine during the run (about 140 µs on a quiet one): the higher, the more every figure here is inflated by shared cores`,
+      `- load average (1, 5, 15 min) before the alert: ${loadBefore.join(', ')}; after the last step: ${loadAfter.join(', ')} (2 cores: above 2, other processes wait for a core)`,
       `- sample of pushes decrypted (RFC 8291) and VAPID-checked: ${verified}/${push.samples.length}`,
       `- delivery states in the database: ${JSON.stringify(dbStates)}`,
       '',

@@ -66,8 +66,16 @@ export async function setAlertEvent(db: Knex, alertId: string, roomId: string, e
   await db('alerts').where({ alert_id: alertId }).update({ room_id: roomId, event_id: eventId });
 }
 
+/** One statement per 10,000 rows, as one JSON document (see insertDeliveries): a fan-out writes thousands. */
 export async function insertRecipients(trx: Knex, rows: RecipientRow[]): Promise<void> {
-  for (let i = 0; i < rows.length; i += 2000) await trx('alert_recipients').insert(rows.slice(i, i + 2000));
+  for (let i = 0; i < rows.length; i += 10_000) {
+    await trx.raw(
+      `INSERT INTO alert_recipients (alert_id, user_id, reply_code, acknowledged_ts, ack_channel, rollcall_answer)
+       SELECT t.alert_id, t.user_id, t.reply_code, t.acknowledged_ts, t.ack_channel, t.rollcall_answer
+       FROM jsonb_to_recordset(?::jsonb) AS t(alert_id text, user_id text, reply_code text, acknowledged_ts bigint, ack_channel text, rollcall_answer text)`,
+      [JSON.stringify(rows.slice(i, i + 10_000))],
+    );
+  }
 }
 
 export async function recipientsOf(db: Knex, alertId: string): Promise<RecipientRow[]> {

@@ -43,6 +43,8 @@ export interface DeliveredReport {
   externalId: string;
   ok: boolean;
   detail: string | undefined;
+  /** The delivery the adapter matched the message to, when it could tell. */
+  deliveryId?: string;
 }
 
 export interface ReplyReport {
@@ -59,9 +61,9 @@ export class RecordingEvents implements ChannelEvents {
   failing = false;
   #waiters: (() => void)[] = [];
 
-  async delivered(channel: ChannelName, externalId: string, ok: boolean, detail?: string): Promise<void> {
+  async delivered(channel: ChannelName, externalId: string, ok: boolean, detail?: string, deliveryId?: string): Promise<void> {
     if (this.failing) throw new Error('events store unavailable');
-    this.deliveredReports.push({ channel, externalId, ok, detail });
+    this.deliveredReports.push({ channel, externalId, ok, detail, ...(deliveryId !== undefined ? { deliveryId } : {}) });
     this.#wake();
   }
 

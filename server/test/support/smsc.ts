@@ -123,6 +123,42 @@ export class TestSmsc {
     });
   }
 
+  /**
+   * Sends a long mobile-originated text as concatenated segments (one deliver_sm each), marked
+   * by a UDH with an 8-bit (IE 0x00) or 16-bit (IE 0x08) reference, or by the sar_* TLVs;
+   * `order` gives the order the segments go in (0-based). Resolves with each deliver_sm_resp status.
+   */
+  async sendMoSegments(
+    from: string,
+    segments: string[],
+    options: { ref?: number; mode?: 'udh8' | 'udh16' | 'sar'; ucs2?: boolean; order?: number[] } = {},
+  ): Promise<number[]> {
+    const ref = options.ref ?? 0x42;
+    const mode = options.mode ?? 'udh8';
+    const total = segments.length;
+    const statuses: number[] = [];
+    for (const i of options.order ?? segments.map((_, j) => j)) {
+      const fields: Record<string, unknown> = {
+        source_addr_ton: 1,
+        source_addr_npi: 1,
+        source_addr: from.replace(/^\+/, ''),
+        destination_addr: 'TOCSIN',
+        esm_class: 0,
+        data_coding: options.ucs2 ? 8 : 0,
+      };
+      if (mode === 'sar') {
+        Object.assign(fields, { short_message: segments[i]!, sar_msg_ref_num: ref, sar_total_segments: total, sar_segment_seqnum: i + 1 });
+      } else {
+        const udh = mode === 'udh8'
+          ? Buffer.from([0x05, 0x00, 0x03, ref & 0xff, total, i + 1])
+          : Buffer.from([0x06, 0x08, 0x04, (ref >> 8) & 0xff, ref & 0xff, total, i + 1]);
+        fields.short_message = { udh, message: segments[i]! };
+      }
+      statuses.push(await this.#deliver(fields));
+    }
+    return statuses;
+  }
+
   /** Drops every session and stops listening, as a crashed SMSC. */
   async stop(): Promise<void> {
     const server = this.#server;

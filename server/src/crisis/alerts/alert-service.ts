@@ -4,6 +4,7 @@ import { MatrixError, forbidden, notFound } from '../../errors.ts';
 import type { Requester } from '../../http/route.ts';
 import type { Logger } from '../../logger.ts';
 import * as deliveriesRepo from '../../storage/alert-deliveries.ts';
+import * as stepsRepo from '../../storage/alert-steps.ts';
 import * as alertsRepo from '../../storage/alerts.ts';
 import * as contactsRepo from '../../storage/contacts.ts';
 import * as quietRepo from '../../storage/quiet-hours.ts';
@@ -64,24 +65,30 @@ export class AlertService {
     const alertId = `al_${randomBytes(9).toString('base64url')}`;
     let pos = 0;
     const quiet = input.severity === 'critical' ? new Map() : await quietRepo.quietHoursOf(db, recipients);
-    const deliveries: deliveriesRepo.NewDelivery[] = [];
+    // Right to disconnect: info and warning wait for the end of quiet hours, critical never
+    // does. The held are few: their rows for every step are written now, at their own times.
+    const held: deliveriesRepo.NewDelivery[] = [];
     for (const userId of recipients) {
       const q = quiet.get(userId);
-      // Right to disconnect: info and warning wait for the end of quiet hours, critical never does.
       const heldUntil = q ? quietUntil(q, now) : undefined;
+      if (heldUntil === undefined) continue;
       plan.forEach((step, index) => {
         for (const channel of step.channels) {
-          deliveries.push({
-            alert_id: alertId,
-            user_id: userId,
-            step: index,
-            channel,
-            state: heldUntil !== undefined ? 'held' : 'pending',
-            due_ts: (heldUntil ?? now) + step.after_s * 1000,
-          });
+          held.push({ alert_id: alertId, user_id: userId, step: index, channel, state: 'held', due_ts: heldUntil + step.after_s * 1000 });
         }
       });
     }
+    // Everyone else: each step's rows are written by the engine when it falls due (the first
+    // one right after this answer), a chunk at a time, only for those still unacknowledged then
+    // (storage/alert-steps.ts): the answer waits for none of them, the first messages go out
+    // while the rest are written, and no row is written that an acknowledgement made useless.
+    const steps: stepsRepo.StepRow[] = plan.map((step, index) => ({
+      alert_id: alertId,
+      step: index,
+      due_ts: now + step.after_s * 1000,
+      state: 'pending',
+      cursor: '',
+    }));
     await db.transaction(async (trx) => {
       await alertsRepo.insertAlert(trx, {
         alert_id: alertId,
@@ -104,7 +111,8 @@ export class AlertService {
         trx,
         recipients.map((user_id) => ({ alert_id: alertId, user_id, reply_code: String(randomInt(1000, 10000)), acknowledged_ts: null, ack_channel: null, rollcall_answer: null })),
       );
-      await deliveriesRepo.insertDeliveries(trx, deliveries, now);
+      await deliveriesRepo.insertDeliveries(trx, held, now);
+      await stepsRepo.insertSteps(trx, steps);
       // Last: the feed position serialises writers until the commit (storage/stream.ts).
       pos = await nextStreamPos(trx);
       await alertsRepo.setFeedPos(trx, alertId, pos);
@@ -129,7 +137,7 @@ export class AlertService {
     }
     let deliveries = await deliveriesRepo.deliveriesOf(db, alertId);
     if (!full) deliveries = deliveries.filter((d) => d.user_id === requester.userId);
-    return alertStatusJson(alert, recipients, deliveries);
+    return alertStatusJson(alert, recipients, deliveries, await stepsRepo.stepsOf(db, alertId));
   }
 
   async list(requester: Requester, limit: number, before?: number): Promise<Record<string, unknown>[]> {
@@ -233,6 +241,7 @@ export class AlertService {
     await db.transaction(async (trx) => {
       await alertsRepo.setAlertState(trx, alertId, how, now);
       await deliveriesRepo.cancelOpen(trx, alertId, 'all', now);
+      await stepsRepo.cancelPendingSteps(trx, alertId);
       pos = await nextStreamPos(trx);
       await alertsRepo.setFeedPos(trx, alertId, pos);
     });

@@ -1,5 +1,6 @@
 import type { AlertRow, RecipientRow } from '../../storage/alerts.ts';
 import type { DeliveryRow } from '../../storage/alert-deliveries.ts';
+import type { StepRow } from '../../storage/alert-steps.ts';
 
 /** Delivery states as the API shows them: 'sending' is an internal claim, shown as pending. */
 function publicState(d: DeliveryRow): string {
@@ -14,9 +15,20 @@ export function alertState(alert: AlertRow, recipients: RecipientRow[], now: num
 }
 
 /** The JSON of GET /_tocsin/v1/alerts/{id}. */
-export function alertStatusJson(alert: AlertRow, recipients: RecipientRow[], deliveries: DeliveryRow[], now = Date.now()): Record<string, unknown> {
+export function alertStatusJson(
+  alert: AlertRow,
+  recipients: RecipientRow[],
+  deliveries: DeliveryRow[],
+  steps: StepRow[] = [],
+  now = Date.now(),
+): Record<string, unknown> {
   const byUser = new Map<string, DeliveryRow[]>();
-  for (const d of deliveries) byUser.set(d.user_id, [...(byUser.get(d.user_id) ?? []), d]);
+  for (const d of deliveries) {
+    const list = byUser.get(d.user_id);
+    if (list) list.push(d);
+    else byUser.set(d.user_id, [d]);
+  }
+  if (steps.length > 0) addPlannedSteps(alert, recipients, byUser, steps, now);
   const acknowledged = recipients.filter((r) => r.acknowledged_ts !== null);
   return {
     alert_id: alert.alert_id,
@@ -53,6 +65,35 @@ export function alertStatusJson(alert: AlertRow, recipients: RecipientRow[], del
       })),
     })),
   };
+}
+
+/**
+ * A later step's rows are written when it falls due, only for those still unacknowledged
+ * (storage/alert-steps.ts). The status shows the plan as if every row were written: a step
+ * not yet due is pending at its time, or cancelled for those who acknowledged and when the
+ * alert is over; a step written without someone's row was cancelled by their acknowledgement.
+ * Each recipient's list stays ordered by step and channel.
+ */
+function addPlannedSteps(alert: AlertRow, recipients: RecipientRow[], byUser: Map<string, DeliveryRow[]>, steps: StepRow[], now: number): void {
+  const over = alert.state !== 'active' || alert.expires_ts <= now;
+  for (const r of recipients) {
+    const rows = byUser.get(r.user_id) ?? [];
+    const written = new Set(rows.map((d) => d.step));
+    let added = false;
+    for (const s of steps) {
+      if (written.has(s.step)) continue;
+      const cancelled = over || s.state !== 'pending' || r.acknowledged_ts !== null;
+      for (const channel of [...(alert.escalation[s.step]?.channels ?? [])].sort()) {
+        rows.push({
+          id: 0, alert_id: alert.alert_id, user_id: r.user_id, step: s.step, channel, state: cancelled ? 'cancelled' : 'pending',
+          due_ts: s.due_ts, lease_until: null, attempts: 0, last_error: null, external_id: null, sent_ts: null,
+          updated_ts: cancelled ? (r.acknowledged_ts ?? alert.closed_ts ?? s.due_ts) : s.due_ts,
+        });
+        added = true;
+      }
+    }
+    if (added) byUser.set(r.user_id, rows.sort((a, b) => a.step - b.step || a.channel.localeCompare(b.channel)));
+  }
 }
 
 function countBy(values: string[]): Record<string, number> {

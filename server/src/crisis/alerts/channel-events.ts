@@ -18,8 +18,11 @@ export class AlertChannelEvents implements ChannelEvents {
     this.#changed = changed;
   }
 
-  async delivered(channel: ChannelName, externalId: string, ok: boolean, detail?: string): Promise<void> {
-    const delivery = await deliveriesRepo.findByExternalId(this.#db, channel, externalId);
+  async delivered(channel: ChannelName, externalId: string, ok: boolean, detail?: string, deliveryId?: string): Promise<void> {
+    // By its id when the adapter knows it: the external id may not be recorded yet (outcomes
+    // are written in batches) when a fast receipt comes in.
+    const byId = deliveryId && /^\d{1,18}$/.test(deliveryId) ? await deliveriesRepo.findDelivery(this.#db, Number(deliveryId)) : undefined;
+    const delivery = byId?.channel === channel ? byId : await deliveriesRepo.findByExternalId(this.#db, channel, externalId);
     if (!delivery) {
       this.#log.debug({ channel, externalId }, 'receipt for an unknown message');
       return;

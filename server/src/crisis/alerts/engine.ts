@@ -2,6 +2,7 @@ import type { Knex } from 'knex';
 import type { Logger } from '../../logger.ts';
 import * as deliveriesRepo from '../../storage/alert-deliveries.ts';
 import type { DeliveryRow } from '../../storage/alert-deliveries.ts';
+import * as stepsRepo from '../../storage/alert-steps.ts';
 import * as alertsRepo from '../../storage/alerts.ts';
 import * as contactsRepo from '../../storage/contacts.ts';
 import * as usersRepo from '../../storage/users.ts';
@@ -26,9 +27,20 @@ export interface EngineDeps {
 
 export const DEFAULT_LEASE_MS = 120_000;
 const BATCH = 2000;
+/**
+ * The first claim of a run is small and the next ones grow to BATCH: the first messages go out
+ * while the rest of a large fan-out is still being claimed and loaded, instead of after it.
+ */
+const FIRST_BATCH = 128;
 /** Batches dispatching at once: the next one is claimed and loaded while the first goes out. */
 const BATCHES_IN_FLIGHT = 2;
 const MAX_ATTEMPTS = 6;
+/**
+ * Within a run, due alert steps are looked for at most this often (and always right after a
+ * chunk was written): a later step is minutes after the first, and each look is a query on a
+ * database that claims, renewals and acknowledgements share (PGlite has one connection).
+ */
+const STEP_CHECK_MS = 500;
 const IDLE_POLL_MS = 2000;
 const CONCURRENCY: Record<string, number> = { webpush: 256, email: 16, sms: 64, matrix: 4 };
 
@@ -74,6 +86,7 @@ export class EscalationEngine {
   #running: Promise<void> | undefined;
   #again = false;
   #stopped = false;
+  #stepsCheckedAt = 0;
 
   constructor(deps: EngineDeps) {
     this.#d = deps;
@@ -113,10 +126,18 @@ export class EscalationEngine {
   async #loop(): Promise<void> {
     let next = IDLE_POLL_MS;
     const dispatching = new Set<Promise<void>>();
+    let size = FIRST_BATCH;
     try {
       for (;;) {
         this.#again = false;
-        const batch = await this.#claim();
+        const limit = size;
+        size = Math.min(BATCH, size * 4);
+        // A chunk of a due step's rows each round, then a claim: the first messages of a large
+        // fan-out go out while the rest are written, and a step falling due during a long
+        // fan-out does not wait for its end.
+        const moreToWrite = await this.#expandDueSteps(limit, 1, limit === FIRST_BATCH);
+        if (moreToWrite) this.#again = true;
+        const batch = await this.#claim(limit);
         if (batch) {
           const running: Promise<void> = this.#dispatchBatch(batch)
             .catch((err: unknown) => {
@@ -126,13 +147,13 @@ export class EscalationEngine {
           dispatching.add(running);
         }
         if (this.#stopped) break;
-        if ((batch?.claimed ?? 0) < BATCH && !this.#again) break;
+        if ((batch?.claimed ?? 0) < limit && !this.#again) break;
         if (dispatching.size >= BATCHES_IN_FLIGHT) await Promise.race(dispatching);
       }
       await Promise.all(dispatching);
       if (this.#stopped) return;
-      const due = await deliveriesRepo.nextDueTs(this.#d.db);
-      if (due !== undefined) next = Math.max(0, Math.min(IDLE_POLL_MS, due - Date.now()));
+      const dues = (await Promise.all([deliveriesRepo.nextDueTs(this.#d.db), stepsRepo.nextStepDueTs(this.#d.db)])).filter((t) => t !== undefined);
+      if (dues.length > 0) next = Math.max(0, Math.min(IDLE_POLL_MS, Math.min(...dues) - Date.now()));
     } catch (err) {
       if (!this.#stopped) this.#d.log.error({ err }, 'escalation engine run failed');
       await Promise.all(dispatching);
@@ -144,16 +165,53 @@ export class EscalationEngine {
 
   /** Claims and dispatches one batch; returns how many steps it claimed. */
   async runOnce(): Promise<number> {
-    const batch = await this.#claim();
+    await this.#expandDueSteps(BATCH);
+    const batch = await this.#claim(BATCH);
     if (batch) await this.#dispatchBatch(batch);
     return batch?.claimed ?? 0;
   }
 
+  /**
+   * Writes the rows of alert steps that have fallen due, for the recipients still
+   * unacknowledged, up to `chunks` chunks of `size` recipients (all when unbounded); returns
+   * whether a due step has rows left to write. One transaction per chunk holds the step's row
+   * (FOR UPDATE SKIP LOCKED) while it writes the chunk and moves the step's cursor: a crash
+   * rolls both back and the chunk is written again, a second node skips the step meanwhile.
+   */
+  async #expandDueSteps(size: number, chunks = Infinity, force = false): Promise<boolean> {
+    const { db, log } = this.#d;
+    if (!force && Date.now() - this.#stepsCheckedAt < STEP_CHECK_MS) return false;
+    this.#stepsCheckedAt = Date.now();
+    // Usually nothing is due: one read, without opening a transaction (PGlite has one connection).
+    const due = await stepsRepo.nextStepDueTs(db);
+    if (due === undefined || due > Date.now()) return false;
+    // Work found: the next round looks again at once.
+    this.#stepsCheckedAt = 0;
+    for (let i = 0; i < chunks; i++) {
+      const now = Date.now();
+      const done = await db.transaction(async (trx) => {
+        const step = await stepsRepo.claimDueStep(trx, now);
+        if (!step) return true;
+        const alert = await alertsRepo.findAlert(trx, step.alert_id);
+        const channels = alert?.escalation[step.step]?.channels;
+        if (!alert || !channels || alert.state !== 'active' || alert.expires_ts <= now) {
+          await stepsRepo.setStepState(trx, step.alert_id, step.step, 'cancelled');
+          return false;
+        }
+        const more = await stepsRepo.expandStepChunk(trx, step, channels, now, size);
+        if (!more) log.debug({ alertId: step.alert_id, step: step.step }, 'alert step due: deliveries written');
+        return false;
+      });
+      if (done || this.#stopped) return false;
+    }
+    return true;
+  }
+
   /** Claims due steps and loads what their dispatch needs; undefined when nothing is due. */
-  async #claim(): Promise<Batch | undefined> {
+  async #claim(limit: number): Promise<Batch | undefined> {
     const { db } = this.#d;
     const now = Date.now();
-    const claimed = await deliveriesRepo.claimDue(db, now, this.#leaseMs, BATCH);
+    const claimed = await deliveriesRepo.claimDue(db, now, this.#leaseMs, limit);
     if (claimed.length === 0) return undefined;
 
     const alerts = new Map<string, alertsRepo.AlertRow | undefined>();

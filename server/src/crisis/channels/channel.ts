@@ -78,7 +78,11 @@ export interface ChannelAdapter {
  * The alert engine implements it; adapters call it.
  */
 export interface ChannelEvents {
-  delivered(channel: ChannelName, externalId: string, ok: boolean, detail?: string): Promise<void>;
+  /**
+   * A delivery receipt for the message the transport knows as externalId; deliveryId when the
+   * adapter could tell which delivery it carried (SMPP keeps that map in the database).
+   */
+  delivered(channel: ChannelName, externalId: string, ok: boolean, detail?: string, deliveryId?: string): Promise<void>;
   /** An inbound text from a phone number (E.164). */
   reply(channel: ChannelName, from: string, text: string): Promise<void>;
 }

@@ -7,6 +7,7 @@ import { EmailChannel } from './email-channel.ts';
 import { OutboundGuard } from './outbound-guard.ts';
 import { HttpSmsChannel } from './sms/http-sms-channel.ts';
 import { handleInboundSms, type InboundSms } from './sms/inbound-sms.ts';
+import { SmsMessageIdStore } from './sms/message-id-store.ts';
 import { SmppChannel } from './sms/smpp-channel.ts';
 import { loadOrCreateVapidKeys, validateVapidKeys, type VapidKeys } from './webpush/vapid-keys.ts';
 import { WebPushChannel } from './webpush/webpush-channel.ts';
@@ -105,6 +106,7 @@ export async function buildChannels(section: unknown, deps: ChannelDeps): Promis
       ...(smpp.max_segments ? { maxSegments: smpp.max_segments } : {}),
       ...(smpp.country_code ? { countryCode: smpp.country_code } : {}),
       ...(smpp.system_type ? { systemType: smpp.system_type } : {}),
+      messageIds: new SmsMessageIdStore(deps.db, logger),
       ...(logger ? { logger } : {}),
     });
     // Bound from the start: replies and receipts arrive even before the first alert.

@@ -9,6 +9,7 @@ import * as m007Appservice from './007_appservice.ts';
 import * as m008AlertTemplates from './008_alert_templates.ts';
 import * as m010AlertRoomPosts from './010_alert_room_posts.ts';
 import * as m011Relations from './011_relations.ts';
+import * as m013LazyStepsSmsIds from './013_lazy_steps_sms_ids.ts';
 import * as m014AuditLog from './014_audit_log.ts';
 import * as m015SearchReports from './015_search_reports.ts';
 import * as m016LogbookIndex from './016_logbook_index.ts';
@@ -32,6 +33,7 @@ const migrations: Array<[string, Migration]> = [
   ['008_alert_templates', m008AlertTemplates],
   ['010_alert_room_posts', m010AlertRoomPosts],
   ['011_relations', m011Relations],
+  ['013_lazy_steps_sms_ids', m013LazyStepsSmsIds],
   ['014_audit_log', m014AuditLog],
   ['015_search_reports', m015SearchReports],
   ['016_logbook_index', m016LogbookIndex],

@@ -11,6 +11,8 @@ import {
 } from '../channel.ts';
 import { isDeliveryReceipt, parseDeliveryReceipt } from './delivery-receipt.ts';
 import { encodeGsm7, encodeUcs2, splitSegments } from './gsm.ts';
+import { SmsMessageIdStore } from './message-id-store.ts';
+import { concatOf, MoReassembly } from './mo-reassembly.ts';
 import { isE164, sourceAddress, toE164, TON_INTERNATIONAL } from './phone.ts';
 import { parseSmppUrl, SmppConnection, smppStatusName } from './smpp-connection.ts';
 import { composeSms } from './sms-text.ts';
@@ -40,6 +42,8 @@ export interface SmppChannelOptions {
   /** Country calling code ("33") to read national numbers in replies. */
   countryCode?: string;
   systemType?: string;
+  /** Where the SMSC's message ids are kept for delivery receipts (the database in service; memory when unset). */
+  messageIds?: SmsMessageIdStore;
   logger?: Logger;
 }
 
@@ -54,8 +58,6 @@ const THROTTLE_PAUSE_MS = 1000;
 const ESM_UDH_INDICATOR = 0x40;
 const DATA_CODING_GSM7 = 0x00;
 const DATA_CODING_UCS2 = 0x08;
-/** Part ids of long messages, kept to map their receipts to the id handed to the engine. */
-const MAX_PART_IDS = 50_000;
 
 export class SmppChannel implements ChannelAdapter {
   readonly name = 'sms' as const;
@@ -63,12 +65,14 @@ export class SmppChannel implements ChannelAdapter {
   readonly #connection: SmppConnection;
   readonly #window: SubmitWindow;
   readonly #source: ReturnType<typeof sourceAddress>;
-  readonly #partToMessage = new Map<string, string>();
+  readonly #messageIds: SmsMessageIdStore;
+  readonly #mo = new MoReassembly();
   #reference = Math.floor(Math.random() * 0x10000);
 
   constructor(options: SmppChannelOptions) {
     this.#o = options;
     this.#source = sourceAddress(options.source);
+    this.#messageIds = options.messageIds ?? new SmsMessageIdStore();
     this.#window = new SubmitWindow({ maxInFlight: options.maxInFlight ?? 10, perSecond: options.messagesPerSecond ?? 20 });
     this.#connection = new SmppConnection({
       endpoint: parseSmppUrl(options.url),
@@ -117,7 +121,9 @@ export class SmppChannel implements ChannelAdapter {
       if (parts.length > 1) this.#concatenate(fields, payload, reference, parts.length, i + 1);
       ids.push(await this.#submit(fields));
     }
-    for (const id of ids.slice(1)) this.#rememberPart(id, ids[0]!);
+    // Stored before the step is recorded as sent: every part's receipt finds this delivery,
+    // also after a restart (message-id-store.ts).
+    await this.#messageIds.remember(ids, delivery.deliveryId);
     return { state: 'sent', externalId: ids[0]! };
   }
 
@@ -188,21 +194,24 @@ export class SmppChannel implements ChannelAdapter {
       messageState: pdu.message_state,
     });
     if (!receipt || !receipt.final) return;
-    const id = this.#partToMessage.get(receipt.messageId) ?? receipt.messageId;
-    await this.#o.events.delivered('sms', id, receipt.ok, receipt.stat);
+    const ref = await this.#messageIds.lookup(receipt.messageId);
+    await this.#o.events.delivered('sms', ref?.firstId ?? receipt.messageId, receipt.ok, receipt.stat, ref?.deliveryId);
   }
 
   async #onMobileOriginated(pdu: PDU): Promise<void> {
     const from = toE164(String(pdu.source_addr ?? ''), Number(pdu.source_addr_ton ?? 0), this.#o.countryCode);
-    await this.#o.events.reply('sms', from, messageText(pdu).trim());
-  }
-
-  #rememberPart(partId: string, messageId: string): void {
-    this.#partToMessage.set(partId, messageId);
-    if (this.#partToMessage.size > MAX_PART_IDS) {
-      const oldest = this.#partToMessage.keys().next().value;
-      if (oldest !== undefined) this.#partToMessage.delete(oldest);
+    const text = messageText(pdu);
+    const udh = (pdu.short_message as { udh?: Buffer[] } | undefined)?.udh;
+    const part = concatOf(Array.isArray(udh) ? udh : undefined, pdu as Record<string, unknown>);
+    if (!part) {
+      await this.#o.events.reply('sms', from, text.trim());
+      return;
     }
+    // One segment of a long text: the reply is read once every segment is in.
+    const whole = this.#mo.add(from, part, text);
+    if (whole === undefined) return;
+    await this.#o.events.reply('sms', from, whole.trim());
+    this.#mo.done(from, part);
   }
 
   #nextReference(): number {

@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import { Agent, request, type Dispatcher } from 'undici';
+import { Agent, type Dispatcher } from 'undici';
 import type { Logger } from '../../../logger.ts';
 import {
   PermanentChannelError,
@@ -13,6 +13,7 @@ import { OutboundGuard } from '../outbound-guard.ts';
 import { parseRetryAfter } from '../retry-after.ts';
 import { defaultEncryptionThreads, EncryptPool } from './encrypt-pool.ts';
 import { buildPushPayload, topicFor } from './push-payload.ts';
+import { postPush, type PushResponse } from './push-request.ts';
 import { SubscriptionLoader } from './subscription-loader.ts';
 import { removePushSubscription, type PushSubscriptionRow } from './subscriptions.ts';
 import { VapidCache } from './vapid-cache.ts';
@@ -134,29 +135,16 @@ export class WebPushChannel implements ChannelAdapter {
       return { kind: 'refused', why: (err as Error).message };
     }
     const timeout = this.#o.timeoutMs ?? 10_000;
-    let status: number;
-    let responseHeaders: Dispatcher.ResponseData['headers'];
+    let response: PushResponse;
     try {
-      const response = await request(url, {
-        method: 'POST',
-        dispatcher: this.#agent,
-        headers: { ...headers, authorization: this.#vapid.authorization(url) },
-        body,
-        headersTimeout: timeout,
-        bodyTimeout: timeout,
-      });
-      status = response.statusCode;
-      responseHeaders = response.headers;
-      await response.body.dump();
+      response = await postPush(this.#agent, url, { ...headers, authorization: this.#vapid.authorization(url) }, body, timeout);
     } catch (err) {
       const e = err as Error & { code?: string; cause?: { code?: string } };
       if (e.code === 'EOUTBOUNDREFUSED' || e.cause?.code === 'EOUTBOUNDREFUSED') return { kind: 'refused', why: e.message };
       return { kind: 'retry', why: `${url.origin} unreachable (${e.code ?? e.message})`, retryAfterMs: undefined };
     }
-    if (status === 201 || status === 202 || status === 200) {
-      const location = responseHeaders.location;
-      return { kind: 'sent', location: typeof location === 'string' ? location : undefined };
-    }
+    const status = response.status;
+    if (status === 201 || status === 202 || status === 200) return { kind: 'sent', location: response.location };
     if (status === 404 || status === 410) {
       // The browser unsubscribed or the subscription expired: it will never work again.
       await removePushSubscription(this.#o.db, subscription.endpoint).catch((err: Error) =>
@@ -165,7 +153,7 @@ export class WebPushChannel implements ChannelAdapter {
       return { kind: 'gone' };
     }
     if (status === 429 || status >= 500) {
-      return { kind: 'retry', why: `${url.origin} answered ${status}`, retryAfterMs: parseRetryAfter(responseHeaders['retry-after']) };
+      return { kind: 'retry', why: `${url.origin} answered ${status}`, retryAfterMs: parseRetryAfter(response.retryAfter) };
     }
     // 400, 401/403 (a VAPID key the subscription was not made with), 413: not fixed by retrying,
     // but not proof that the subscription is dead either, so it is kept.

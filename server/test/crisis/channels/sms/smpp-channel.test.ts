@@ -134,15 +134,18 @@ describe('SmppChannel: submit_sm', () => {
 describe('SmppChannel: deliver_sm', () => {
   it('turns delivery receipts into delivered events and answers each deliver_sm', async () => {
     const { smsc, events, channel } = await setup();
-    const a = await channel.send(makeDelivery());
-    const b = await channel.send(makeDelivery());
+    const a = await channel.send(makeDelivery({ deliveryId: '101' }));
+    const b = await channel.send(makeDelivery({ deliveryId: '102' }));
     expect(await smsc.sendReceipt(a.externalId!, 'DELIVRD')).toBe(0);
     expect(await smsc.sendReceipt(b.externalId!, 'UNDELIV', { tlv: true })).toBe(0);
     expect(await smsc.sendReceipt(b.externalId!, 'ENROUTE')).toBe(0);
-    await events.waitFor(() => events.deliveredReports.length >= 2);
+    expect(await smsc.sendReceipt('FFFFFF', 'DELIVRD')).toBe(0);
+    await events.waitFor(() => events.deliveredReports.length >= 3);
     expect(events.deliveredReports).toEqual([
-      { channel: 'sms', externalId: a.externalId, ok: true, detail: 'DELIVRD' },
-      { channel: 'sms', externalId: b.externalId, ok: false, detail: 'UNDELIV' },
+      { channel: 'sms', externalId: a.externalId, ok: true, detail: 'DELIVRD', deliveryId: '101' },
+      { channel: 'sms', externalId: b.externalId, ok: false, detail: 'UNDELIV', deliveryId: '102' },
+      // An id this node never submitted: left to the engine to match (or ignore).
+      { channel: 'sms', externalId: 'FFFFFF', ok: true, detail: 'DELIVRD' },
     ]);
   });
 
@@ -165,6 +168,39 @@ describe('SmppChannel: deliver_sm', () => {
       { channel: 'sms', from: '+33612345678', text: 'OK 1234' },
       { channel: 'sms', from: '+33698765432', text: 'ok ça va 👍' },
     ]);
+  });
+
+  it.each([
+    ['udh8' as const, false],
+    ['udh16' as const, true],
+    ['sar' as const, false],
+  ])('puts a long reply in segments (%s) back together before reading it', async (mode, ucs2) => {
+    const { smsc, events, channel } = await setup();
+    await channel.health();
+    // The reply code sits in the last segment, and the segments arrive out of order.
+    const segments = ucs2 ? ['Bien reçu, je suis à l\'abri 👍 ', 'avec ma famille. ', 'OK 4821'] : ['Bien recu je suis a l abri ', 'avec ma famille. ', 'OK 4821'];
+    const from = '+33612345678';
+    expect(await smsc.sendMoSegments(from, segments, { mode, ucs2, ref: mode === 'udh16' ? 0x1234 : 7, order: [2, 0, 1] })).toEqual([0, 0, 0]);
+    await events.waitFor(() => events.replies.length === 1);
+    // A lone text from someone else between segments is its own message.
+    expect(await smsc.sendMo('+33698765432', 'OK')).toBe(0);
+    await events.waitFor(() => events.replies.length === 2);
+    expect(events.replies).toEqual([
+      { channel: 'sms', from, text: segments.join('').trim() },
+      { channel: 'sms', from: '+33698765432', text: 'OK' },
+    ]);
+  });
+
+  it('keeps the segments of a long reply when it cannot be recorded, until the SMSC delivers the last one again', async () => {
+    const { smsc, events, channel } = await setup();
+    await channel.health();
+    const segments = ['OK ', 'je suis en route.'];
+    expect(await smsc.sendMoSegments('+33612345678', [segments[0]!, segments[1]!], { order: [0] })).toEqual([0]);
+    events.failing = true;
+    expect(await smsc.sendMoSegments('+33612345678', segments, { order: [1] })).toEqual([smpp.errors.ESME_RX_T_APPN]);
+    events.failing = false;
+    expect(await smsc.sendMoSegments('+33612345678', segments, { order: [1] })).toEqual([0]);
+    expect(events.replies).toEqual([{ channel: 'sms', from: '+33612345678', text: 'OK je suis en route.' }]);
   });
 
   it('asks the SMSC to deliver again later when the reply cannot be recorded', async () => {
