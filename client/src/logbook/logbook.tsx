@@ -1,5 +1,5 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
-import { LOGBOOK_KEY, MAX_TEXT, TAG_PATTERN, logbookContent, normaliseTag } from '../../../server/src/crisis/logbook/logbook-entry.ts';
+import { LOGBOOK_KEY, MAX_TEXT, TAG_PATTERN, logbookContent, normaliseTag, type LogbookEntry } from '../../../server/src/crisis/logbook/logbook-entry.ts';
 import { ApiError, V1, api } from '../api.ts';
 import { isLowBandwidth } from '../bandwidth.ts';
 import { formatDateTime, lang, t } from '../i18n.ts';
@@ -9,16 +9,7 @@ import { drop, enqueue, flush, queued, type QueuedEntry } from './outbox.ts';
 import { w } from './words.ts';
 import './logbook.css';
 
-interface Entry {
-  event_id: string;
-  author: string;
-  author_name: string | null;
-  text: string;
-  tag: string | null;
-  at: number;
-  occurred_at: number | null;
-  recorded_at: number;
-}
+type Entry = LogbookEntry;
 interface Book {
   room_id: string;
   room_name: string | null;

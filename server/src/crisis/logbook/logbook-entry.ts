@@ -14,6 +14,19 @@ export const MAX_TAG = 32;
 /** Letters (any script), digits, `-` and `_`: a tag is a word, never markup or a formula. */
 export const TAG_PATTERN = /^[\p{L}\p{N}_-]{1,32}$/u;
 
+/** An entry as the log book API lists it (JSON answer) and the PWA shows it. */
+export interface LogbookEntry {
+  event_id: string;
+  author: string;
+  author_name: string | null;
+  text: string;
+  tag: string | null;
+  /** When it happened: occurred_at when the author gave one, else when it was recorded. */
+  at: number;
+  occurred_at: number | null;
+  recorded_at: number;
+}
+
 export interface LogbookFields {
   text: string;
   tag?: string | undefined;

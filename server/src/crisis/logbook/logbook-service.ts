@@ -1,23 +1,12 @@
 import type { Knex } from 'knex';
 import type { TimelineReader } from '../../matrix/timeline/read.ts';
-import { parseLogbookContent } from './logbook-entry.ts';
+import { parseLogbookContent, type LogbookEntry } from './logbook-entry.ts';
 import type { LogbookFilter } from './logbook-query.ts';
 import * as repo from './logbook-repository.ts';
 
 /** More than any crisis keeps by hand; past it the answer says `truncated`. */
 export const MAX_ENTRIES = 20_000;
 
-export interface LogbookEntry {
-  event_id: string;
-  author: string;
-  author_name: string | null;
-  text: string;
-  tag: string | null;
-  /** When it happened: occurred_at when the author gave one, else when it was recorded. */
-  at: number;
-  occurred_at: number | null;
-  recorded_at: number;
-}
 
 export interface Logbook {
   room_id: string;
