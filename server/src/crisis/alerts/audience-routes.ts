@@ -8,7 +8,7 @@ import { AudienceSearch } from './audience-search.ts';
 const V1 = '/_tocsin/v1';
 
 export function audienceRoutes(s: Services, c: CrisisServices): RouteDef[] {
-  const search = new AudienceSearch(s.db, s.config.serverName, (r) => c.alerts.canSend(r), [c.systemUser]);
+  const search = new AudienceSearch(s.db, s.config.serverName, (r) => c.alerts.canSend(r), [c.systemUser], (u) => s.appservices.exclusiveOwnerOfUser(u) !== undefined);
   return [
     userRoute('GET', `${V1}/audience/search`, async ({ requester, query }) => {
       let limit = 10;

@@ -23,12 +23,19 @@ export class AudienceSearch {
   readonly #serverName: string;
   readonly #canSend: (r: Requester) => Promise<boolean>;
   readonly #systemUsers: string[];
+  readonly #isBridgeUser: (userId: string) => boolean;
 
-  constructor(db: Knex, serverName: string, canSend: (r: Requester) => Promise<boolean>, systemUsers: string[]) {
+  /**
+   * `isBridgeUser`: a user an application service claims exclusively (a bridge's ghost, its
+   * bot). Such accounts stand for people on another network, whom no alert channel reaches:
+   * the picker does not offer them by name.
+   */
+  constructor(db: Knex, serverName: string, canSend: (r: Requester) => Promise<boolean>, systemUsers: string[], isBridgeUser: (userId: string) => boolean = () => false) {
     this.#db = db;
     this.#serverName = serverName;
     this.#canSend = canSend;
     this.#systemUsers = systemUsers;
+    this.#isBridgeUser = isBridgeUser;
   }
 
   async #check(requester: Requester): Promise<void> {
@@ -42,12 +49,17 @@ export class AudienceSearch {
     const [groups, rooms, users] = await Promise.all([
       repo.searchGroups(this.#db, like, limit),
       repo.searchJoinedRooms(this.#db, requester.userId, like, limit),
-      repo.searchUsers(this.#db, like, this.#systemUsers, limit),
+      // Twice the limit: the bridges' ghosts are left out after the query (their namespaces
+      // are regular expressions of the registration files, not something SQL can match).
+      repo.searchUsers(this.#db, like, this.#systemUsers, limit * 2),
     ]);
     return [
       ...groups.map((g): AudienceItem => ({ id: `group:${g.group_id}`, kind: 'group', name: g.display_name, members: g.members })),
       ...rooms.map((r): AudienceItem => ({ id: r.room_id, kind: 'room', name: r.name, members: r.members })),
-      ...users.map((u): AudienceItem => ({ id: u.user_id, kind: 'user', name: u.displayname })),
+      ...users
+        .filter((u) => !this.#isBridgeUser(u.user_id))
+        .slice(0, limit)
+        .map((u): AudienceItem => ({ id: u.user_id, kind: 'user', name: u.displayname })),
     ];
   }
 

@@ -1,5 +1,9 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { enc, registerAdmin, registerUser, type TestUser } from '../../support/client.ts';
+import { AppserviceStandIn } from '../../support/appservice-standin.ts';
+import { Api, enc, registerAdmin, registerUser, type TestUser } from '../../support/client.ts';
 import { closeAllTestServers, startTestServer, type TestServer } from '../../support/server.ts';
 
 const V1 = '/_tocsin/v1';
@@ -81,5 +85,50 @@ describe('the console audience picker: search and count', () => {
     }
     const nul = await sender.api.post(`${V1}/audience/count`, { audience: ['group:a\u0000b', '@a\u0000:localhost'] });
     expect(nul.status).toBe(400);
+  });
+});
+
+describe('the audience picker and bridges', () => {
+  let server: TestServer;
+  let bridge: AppserviceStandIn;
+  let admin: TestUser;
+
+  beforeAll(async () => {
+    bridge = await AppserviceStandIn.start('hs-wa-0123456789');
+    const dir = mkdtempSync(path.join(tmpdir(), 'tocsin-aud-as-'));
+    const file = path.join(dir, 'wa.yaml');
+    writeFileSync(
+      file,
+      [
+        'id: wa',
+        `url: ${bridge.url}`,
+        'as_token: as-wa-0123456789',
+        'hs_token: hs-wa-0123456789',
+        'sender_localpart: wabot',
+        'rate_limited: false',
+        'namespaces:',
+        '  users: [{ exclusive: true, regex: "@wa_.*:localhost" }]',
+        '',
+      ].join('\n'),
+    );
+    writeFileSync(path.join(dir, 'tocsin.yaml'), `app_service_config_files: [${JSON.stringify(file)}]\n`);
+    server = await startTestServer({ TOCSIN_CONFIG: path.join(dir, 'tocsin.yaml') });
+    admin = await registerAdmin(server.url, 'aud-as-admin');
+    const as = new Api(server.url, 'as-wa-0123456789');
+    expect((await as.post(`${C}/register`, { type: 'm.login.application_service', username: 'wa_walter', inhibit_login: true })).status).toBe(200);
+    await registerUser(server.url, 'walter-real');
+  });
+  afterAll(async () => {
+    await closeAllTestServers();
+    await bridge.close();
+  });
+
+  it('does not offer a bridge’s ghosts nor its bot as alert recipients', async () => {
+    const r = await admin.api.get(`${V1}/audience/search?q=wa`);
+    expect(r.status).toBe(200);
+    const ids = r.body.results.map((i: { id: string }) => i.id);
+    expect(ids).toContain('@walter-real:localhost');
+    expect(ids).not.toContain('@wa_walter:localhost');
+    expect(ids).not.toContain('@wabot:localhost');
   });
 });
