@@ -1,3 +1,4 @@
+import { WakeLoop } from '../../jobs/wake-loop.ts';
 import type { Knex } from 'knex';
 import type { Logger } from '../../logger.ts';
 import * as deliveriesRepo from '../../storage/alert-deliveries.ts';
@@ -82,10 +83,7 @@ export class EscalationEngine {
   readonly #leaseMs: number;
   readonly #limits = new Map<string, Semaphore>();
   readonly #outcomes: OutcomeWriter;
-  #timer: NodeJS.Timeout | undefined;
-  #running: Promise<void> | undefined;
-  #again = false;
-  #stopped = false;
+  readonly #wakes: WakeLoop;
   #stepsCheckedAt = 0;
 
   constructor(deps: EngineDeps) {
@@ -93,74 +91,59 @@ export class EscalationEngine {
     this.#leaseMs = deps.leaseMs ?? DEFAULT_LEASE_MS;
     this.#outcomes = new OutcomeWriter(deps.db, deps.log);
     for (const [name, size] of Object.entries(CONCURRENCY)) this.#limits.set(name, new Semaphore(size));
+    this.#wakes = new WakeLoop(() => this.#loop());
   }
 
   start(): void {
-    this.#schedule(0);
+    this.#wakes.start();
   }
 
   /** New work may be due: run now (or right after the current run). */
   wake(): void {
-    if (this.#stopped) return;
-    if (this.#running) this.#again = true;
-    else this.#schedule(0);
+    this.#wakes.wake();
   }
 
   async stop(): Promise<void> {
-    this.#stopped = true;
-    clearTimeout(this.#timer);
-    await this.#running;
+    await this.#wakes.stop();
   }
 
-  #schedule(ms: number): void {
-    if (this.#stopped) return;
-    clearTimeout(this.#timer);
-    this.#timer = setTimeout(() => {
-      this.#running = this.#loop().finally(() => {
-        this.#running = undefined;
-      });
-    }, ms);
-    this.#timer.unref();
-  }
-
-  async #loop(): Promise<void> {
+  /** One run; returns the delay before the next (WakeLoop runs again at once after a wake). */
+  async #loop(): Promise<number> {
     let next = IDLE_POLL_MS;
     const dispatching = new Set<Promise<void>>();
     let size = FIRST_BATCH;
     try {
       for (;;) {
-        this.#again = false;
+        this.#wakes.clearAgain();
         const limit = size;
         size = Math.min(BATCH, size * 4);
         // A chunk of a due step's rows each round, then a claim: the first messages of a large
         // fan-out go out while the rest are written, and a step falling due during a long
         // fan-out does not wait for its end.
         const moreToWrite = await this.#expandDueSteps(limit, 1, limit === FIRST_BATCH);
-        if (moreToWrite) this.#again = true;
+        if (moreToWrite) this.#wakes.goAgain();
         const batch = await this.#claim(limit);
         if (batch) {
           const running: Promise<void> = this.#dispatchBatch(batch)
             .catch((err: unknown) => {
-              if (!this.#stopped) this.#d.log.error({ err }, 'escalation engine batch failed');
+              if (!this.#wakes.stopped) this.#d.log.error({ err }, 'escalation engine batch failed');
             })
             .finally(() => dispatching.delete(running));
           dispatching.add(running);
         }
-        if (this.#stopped) break;
-        if ((batch?.claimed ?? 0) < limit && !this.#again) break;
+        if (this.#wakes.stopped) break;
+        if ((batch?.claimed ?? 0) < limit && !this.#wakes.again) break;
         if (dispatching.size >= BATCHES_IN_FLIGHT) await Promise.race(dispatching);
       }
       await Promise.all(dispatching);
-      if (this.#stopped) return;
+      if (this.#wakes.stopped) return next;
       const dues = (await Promise.all([deliveriesRepo.nextDueTs(this.#d.db), stepsRepo.nextStepDueTs(this.#d.db)])).filter((t) => t !== undefined);
       if (dues.length > 0) next = Math.max(0, Math.min(IDLE_POLL_MS, Math.min(...dues) - Date.now()));
     } catch (err) {
-      if (!this.#stopped) this.#d.log.error({ err }, 'escalation engine run failed');
+      if (!this.#wakes.stopped) this.#d.log.error({ err }, 'escalation engine run failed');
       await Promise.all(dispatching);
     }
-    // A wake() that came after the last claim is not left waiting for the next poll.
-    if (this.#again) next = 0;
-    this.#schedule(next);
+    return next;
   }
 
   /** Claims and dispatches one batch; returns how many steps it claimed. */
@@ -202,7 +185,7 @@ export class EscalationEngine {
         if (!more) log.debug({ alertId: step.alert_id, step: step.step }, 'alert step due: deliveries written');
         return false;
       });
-      if (done || this.#stopped) return false;
+      if (done || this.#wakes.stopped) return false;
     }
     return true;
   }

@@ -1,3 +1,4 @@
+import { WakeLoop } from '../../jobs/wake-loop.ts';
 import type { Knex } from 'knex';
 import { request } from 'undici';
 import type { Logger } from '../../logger.ts';
@@ -39,28 +40,28 @@ export class TransactionSender {
   readonly #log: Logger;
   readonly #appservices: AppserviceService;
   readonly #targets: Registration[];
-  #timer: NodeJS.Timeout | undefined;
-  #running: Promise<void> | undefined;
-  #again = false;
-  #stopped = false;
+  readonly #wakes: WakeLoop;
 
   constructor(db: Knex, log: Logger, appservices: AppserviceService) {
     this.#db = db;
     this.#log = log;
     this.#appservices = appservices;
     this.#targets = appservices.registrations.filter((r) => r.url !== null);
+    this.#wakes = new WakeLoop(async () => {
+      await this.#loop();
+      return IDLE_POLL_MS;
+    });
   }
 
   async start(): Promise<void> {
     if (this.#targets.length === 0) return;
     await asRepo.ensureStates(this.#db, this.#targets.map((r) => r.id));
-    this.#schedule(0);
+    this.#wakes.start();
   }
 
   wake(): void {
-    if (this.#stopped || this.#targets.length === 0) return;
-    if (this.#running) this.#again = true;
-    else this.#schedule(0);
+    if (this.#targets.length === 0) return;
+    this.#wakes.wake();
   }
 
   /**
@@ -75,7 +76,7 @@ export class TransactionSender {
    */
   async queueEphemeral(edu: Edu, scope: { roomId?: string; userId?: string }): Promise<void> {
     const targets = this.#targets.filter((r) => r.receiveEphemeral);
-    if (targets.length === 0 || this.#stopped) return;
+    if (targets.length === 0 || this.#wakes.stopped) return;
     let rooms: string[] = [];
     if (scope.roomId !== undefined) rooms = [scope.roomId];
     else if (scope.userId !== undefined) rooms = (await membershipsRepo.roomsOfUser(this.#db, scope.userId, ['join'])).map((m) => m.room_id);
@@ -105,34 +106,20 @@ export class TransactionSender {
   }
 
   async stop(): Promise<void> {
-    this.#stopped = true;
-    clearTimeout(this.#timer);
-    await this.#running;
-  }
-
-  #schedule(ms: number): void {
-    if (this.#stopped) return;
-    clearTimeout(this.#timer);
-    this.#timer = setTimeout(() => {
-      this.#running = this.#loop().finally(() => {
-        this.#running = undefined;
-        this.#schedule(this.#again ? 0 : IDLE_POLL_MS);
-      });
-    }, ms);
-    this.#timer.unref();
+    await this.#wakes.stop();
   }
 
   async #loop(): Promise<void> {
     try {
       for (;;) {
-        this.#again = false;
+        this.#wakes.clearAgain();
         const claimed = await asRepo.claimDue(this.#db, this.#targets.map((r) => r.id), Date.now(), LEASE_MS);
         if (claimed.length === 0) return;
         const progressed = await Promise.all(claimed.map((st) => this.#step(st)));
-        if (this.#stopped || !progressed.some(Boolean)) return;
+        if (this.#wakes.stopped || !progressed.some(Boolean)) return;
       }
     } catch (err) {
-      if (!this.#stopped) this.#log.error({ err }, 'application service transactions failed');
+      if (!this.#wakes.stopped) this.#log.error({ err }, 'application service transactions failed');
     }
   }
 

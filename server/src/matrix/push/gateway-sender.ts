@@ -1,3 +1,4 @@
+import { WakeLoop } from '../../jobs/wake-loop.ts';
 import type { Knex } from 'knex';
 import { Agent, request } from 'undici';
 import type { OutboundGuard } from '../../crisis/channels/outbound-guard.ts';
@@ -31,10 +32,7 @@ export class GatewaySender {
   readonly #log: Logger;
   readonly #guard: OutboundGuard;
   readonly #agent: Agent;
-  #timer: NodeJS.Timeout | undefined;
-  #running: Promise<void> | undefined;
-  #again = false;
-  #stopped = false;
+  readonly #wakes: WakeLoop;
 
   constructor(db: Knex, log: Logger, guard: OutboundGuard) {
     this.#db = db;
@@ -42,53 +40,40 @@ export class GatewaySender {
     this.#guard = guard;
     // Every connection resolves through the guard: no gateway may point into private ranges.
     this.#agent = new Agent({ connect: { lookup: guard.lookup, timeout: 10_000 }, headersTimeout: REQUEST_TIMEOUT_MS, bodyTimeout: REQUEST_TIMEOUT_MS });
+    this.#wakes = new WakeLoop(() => this.#run());
   }
 
   start(): void {
-    this.#schedule(0);
+    this.#wakes.start();
   }
 
   wake(): void {
-    if (this.#stopped) return;
-    if (this.#running) this.#again = true;
-    else this.#schedule(0);
+    this.#wakes.wake();
   }
 
   async stop(): Promise<void> {
-    this.#stopped = true;
-    clearTimeout(this.#timer);
-    await this.#running;
+    await this.#wakes.stop();
     await this.#agent.close();
   }
 
-  #schedule(ms: number): void {
-    if (this.#stopped) return;
-    clearTimeout(this.#timer);
-    this.#timer = setTimeout(() => {
-      this.#running = this.#loop()
-        .then(async () => {
-          if (this.#again) return 0;
-          const due = await pushRepo.nextDeliveryDue(this.#db);
-          return due === undefined ? IDLE_POLL_MS : Math.max(0, Math.min(IDLE_POLL_MS, due - Date.now()));
-        })
-        .catch((err: unknown) => {
-          if (!this.#stopped) this.#log.error({ err }, 'push delivery run failed');
-          return IDLE_POLL_MS;
-        })
-        .then((next) => {
-          this.#running = undefined;
-          this.#schedule(next);
-        });
-    }, ms);
-    this.#timer.unref();
+  /** One run; the next is due when the earliest retry is (at most the idle poll). */
+  async #run(): Promise<number> {
+    try {
+      await this.#loop();
+      const due = await pushRepo.nextDeliveryDue(this.#db);
+      return due === undefined ? IDLE_POLL_MS : Math.max(0, Math.min(IDLE_POLL_MS, due - Date.now()));
+    } catch (err) {
+      if (!this.#wakes.stopped) this.#log.error({ err }, 'push delivery run failed');
+      return IDLE_POLL_MS;
+    }
   }
 
   async #loop(): Promise<void> {
     for (;;) {
-      this.#again = false;
+      this.#wakes.clearAgain();
       const batch = await pushRepo.claimDeliveries(this.#db, Date.now(), LEASE_MS, BATCH);
       await Promise.all(batch.map((d) => this.#deliver(d).catch((err: unknown) => this.#log.warn({ err, id: d.id }, 'push delivery failed'))));
-      if (this.#stopped || batch.length < BATCH) return;
+      if (this.#wakes.stopped || batch.length < BATCH) return;
     }
   }
 

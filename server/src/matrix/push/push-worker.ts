@@ -1,3 +1,4 @@
+import { WakeLoop } from '../../jobs/wake-loop.ts';
 import type { Knex } from 'knex';
 import type { Logger } from '../../logger.ts';
 import * as pushRepo from '../../storage/push.ts';
@@ -19,10 +20,7 @@ export class PushWorker {
   readonly #db: Knex;
   readonly #log: Logger;
   readonly #onDeliveries: () => void;
-  #timer: NodeJS.Timeout | undefined;
-  #running: Promise<void> | undefined;
-  #again = false;
-  #stopped = false;
+  readonly #wakes: WakeLoop;
   /** Consecutive failures at one cursor position: a poison event must not stop push for all. */
   #failures = { at: -1, count: 0 };
   #lastCursor = -1;
@@ -31,22 +29,22 @@ export class PushWorker {
     this.#db = db;
     this.#log = log;
     this.#onDeliveries = onDeliveries;
+    this.#wakes = new WakeLoop(async () => {
+      await this.#loop();
+      return IDLE_POLL_MS;
+    });
   }
 
   start(): void {
-    this.#schedule(0);
+    this.#wakes.start();
   }
 
   wake(): void {
-    if (this.#stopped) return;
-    if (this.#running) this.#again = true;
-    else this.#schedule(0);
+    this.#wakes.wake();
   }
 
   async stop(): Promise<void> {
-    this.#stopped = true;
-    clearTimeout(this.#timer);
-    await this.#running;
+    await this.#wakes.stop();
   }
 
   /** Runs until the cursor has caught up (tests and benchmarks). */
@@ -54,28 +52,15 @@ export class PushWorker {
     while ((await this.#runOnce()) === BATCH);
   }
 
-  #schedule(ms: number): void {
-    if (this.#stopped) return;
-    clearTimeout(this.#timer);
-    this.#timer = setTimeout(() => {
-      this.#running = this.#loop().finally(() => {
-        this.#running = undefined;
-        if (this.#again) this.#schedule(0);
-        else this.#schedule(IDLE_POLL_MS);
-      });
-    }, ms);
-    this.#timer.unref();
-  }
-
   async #loop(): Promise<void> {
     try {
       for (;;) {
-        this.#again = false;
+        this.#wakes.clearAgain();
         const n = await this.#runOnce();
-        if (this.#stopped || n < BATCH) break;
+        if (this.#wakes.stopped || n < BATCH) break;
       }
     } catch (err) {
-      if (this.#stopped) return;
+      if (this.#wakes.stopped) return;
       this.#log.error({ err }, 'push rule evaluation failed');
       if (this.#failures.at === this.#lastCursor) this.#failures.count++;
       else this.#failures = { at: this.#lastCursor, count: 1 };
